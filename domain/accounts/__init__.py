@@ -1,0 +1,1 @@
+"""Accounts: users, roles, blocking and sessions."""

@@ -1,0 +1,1 @@
+"""Ads: publishing, search, images, favorites, reports, saved searches and the ad lifecycle."""

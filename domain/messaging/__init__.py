@@ -1,0 +1,1 @@
+"""Messaging: conversations between a buyer and a seller, messages and their read state."""

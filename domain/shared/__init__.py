@@ -1,0 +1,1 @@
+"""What every context shares: the declarative base and small value types."""

@@ -1,0 +1,65 @@
+"""The write side: advanced-alchemy's config for the primary (sessions, services, migrations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advanced_alchemy.config import EngineConfig
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+)
+from sqlalchemy.pool import NullPool
+
+import migrations
+from infrastructure.database.urls import sqlalchemy_url
+from infrastructure.settings import DatabaseSettings
+
+MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
+VERSION_TABLE = "alembic_version"
+
+
+def _alembic_config() -> AlembicAsyncConfig:
+    # script_config="" : no alembic.ini; everything is configured here and in migrations/env.py.
+    return AlembicAsyncConfig(
+        script_location=str(MIGRATIONS_DIR),
+        script_config="",
+        version_table_name=VERSION_TABLE,
+        render_as_batch=False,
+        compare_type=True,
+    )
+
+
+def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfig:
+    """advanced-alchemy's config for the request path: a pooled engine on the primary.
+
+    ``autocommit`` commits the request's session when the handler answers 2xx/3xx and rolls it
+    back otherwise, so a handler never forgets either.
+    """
+    return SQLAlchemyAsyncConfig(
+        connection_string=sqlalchemy_url(url),
+        engine_config=EngineConfig(
+            pool_size=settings.pool_size,
+            max_overflow=settings.pool_size,
+            pool_timeout=settings.pool_timeout,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            echo=settings.echo,
+        ),
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit",
+        alembic_config=_alembic_config(),
+        create_all=False,
+    )
+
+
+def migration_config(url: str) -> SQLAlchemyAsyncConfig:
+    """A pool-less config for Alembic: migrations run in their own event loop and must not share
+    pooled connections with the application's loop."""
+    return SQLAlchemyAsyncConfig(
+        connection_string=sqlalchemy_url(url),
+        engine_config=EngineConfig(poolclass=NullPool),
+        alembic_config=_alembic_config(),
+        create_all=False,
+    )

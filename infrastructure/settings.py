@@ -1,0 +1,382 @@
+"""Settings, read only from the environment, validated once at start-up.
+
+One small frozen Struct per concern; each knows how to build the library config it feeds.
+Every variable is optional in development; production refuses to start without ``DATABASE_URL``
+and a real ``JWT_SECRET`` (no fallback secret: several workers signing with different random
+keys would reject each other's tokens).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, TypeVar, cast
+
+import msgspec
+
+__all__ = (
+    "KNOWN_VARIABLES",
+    "AppSettings",
+    "CacheSettings",
+    "DatabaseSettings",
+    "RateLimit",
+    "RateLimitSettings",
+    "RedisSettings",
+    "ServerSettings",
+    "SessionSettings",
+    "Settings",
+    "SettingsError",
+    "get_settings",
+    "load_settings",
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_SECRET_LENGTH = 32
+
+AppEnv = Literal["development", "production", "test"]
+SessionStrategy = Literal["jwt", "redis"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable in one line."""
+
+
+class RateLimit(msgspec.Struct, frozen=True):
+    """``N/unit``: at most ``requests`` per ``unit`` (second, minute, hour, day)."""
+
+    requests: int
+    unit: Literal["second", "minute", "hour", "day"]
+
+    @property
+    def seconds(self) -> int:
+        return {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[self.unit]
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.unit}"
+
+
+class AppSettings(msgspec.Struct, frozen=True):
+    env: AppEnv
+    name: str
+    log_level: str
+    frontend_urls: tuple[str, ...]
+    trusted_proxy_hops: int
+    ad_ttl_days: int
+    email_url: str
+    media_storage_url: str
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+
+class DatabaseSettings(msgspec.Struct, frozen=True):
+    url: str | None
+    """Primary (writes). ``None`` outside production means: start the embedded PostgreSQL."""
+    read_url: str | None
+    """Read replica. ``None``: reads go to the primary."""
+    pool_size: int
+    pool_timeout: float
+    replica_max_lag: float
+    """Seconds of replay lag above which reads leave the replica for the primary."""
+    embedded_dir: Path
+    echo: bool
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+
+class RedisSettings(msgspec.Struct, frozen=True):
+    enabled: bool
+    url: str
+
+
+class SessionSettings(msgspec.Struct, frozen=True):
+    strategy: SessionStrategy
+    ttl: int
+    """Seconds a session (token) lives."""
+    jwt_secret: str
+    jwt_secret_is_ephemeral: bool
+
+
+class RateLimitSettings(msgspec.Struct, frozen=True):
+    api: RateLimit
+    search: RateLimit
+    messages: RateLimit
+    login: RateLimit
+
+
+class CacheSettings(msgspec.Struct, frozen=True):
+    categories_ttl: int
+    search_ttl: int
+    ad_ttl: int
+
+
+class ServerSettings(msgspec.Struct, frozen=True):
+    host: str
+    port: int
+    workers: int
+    max_json_body: int
+    max_upload_body: int
+
+
+class QueueSettings(msgspec.Struct, frozen=True):
+    url: str | None
+    """Where SAQ keeps its jobs; ``None``: Redis when enabled, else the primary database."""
+
+
+class Settings(msgspec.Struct, frozen=True):
+    app: AppSettings
+    db: DatabaseSettings
+    redis: RedisSettings
+    session: SessionSettings
+    rate_limits: RateLimitSettings
+    cache: CacheSettings
+    server: ServerSettings
+    queue: QueueSettings
+
+
+# Every variable the service reads, with a one-line meaning. The README table and the
+# render.yaml test are checked against this list.
+KNOWN_VARIABLES: dict[str, str] = {
+    "APP_ENV": "development (default), production or test",
+    "APP_NAME": "service name in logs and metrics (rural24)",
+    "LOG_LEVEL": "DEBUG, INFO (default), WARNING, ERROR",
+    "DATABASE_URL": "primary PostgreSQL URL; unset outside production = embedded PostgreSQL",
+    "DATABASE_READ_URL": "read replica URL; unset = reads go to the primary",
+    "DB_POOL_SIZE": "connections per process and engine (10)",
+    "DB_POOL_TIMEOUT": "seconds to wait for a pooled connection (30)",
+    "DB_REPLICA_MAX_LAG": "seconds of replica lag before reads fall back to the primary (5)",
+    "DB_ECHO": "log every SQL statement (false)",
+    "EMBEDDED_PG_DIR": "data folder of the embedded PostgreSQL (.data/postgres)",
+    "JWT_SECRET": "HS256 signing key, at least 32 characters; required in production",
+    "SESSION_STRATEGY": "jwt (default) or redis",
+    "SESSION_TTL": "session lifetime (7d)",
+    "REDIS_ENABLED": "move stores, rate limits, sessions, pub/sub and jobs to Redis (false)",
+    "REDIS_URL": "Redis URL (redis://127.0.0.1:6379/0)",
+    "QUEUE_URL": "SAQ queue URL; unset = Redis when enabled, else the primary database",
+    "FRONTEND_URL": "allowed CORS origins, comma-separated",
+    "HOST": "address the server binds (0.0.0.0)",
+    "PORT": "HTTP port (8000)",
+    "WEB_CONCURRENCY": "granian worker processes (1)",
+    "TRUSTED_PROXY_HOPS": "proxies in front of the app whose X-Forwarded-For is trusted (0; Render: 1)",
+    "RATE_LIMIT_API": "requests per IP on the whole API (120/minute)",
+    "RATE_LIMIT_SEARCH": "searches per IP (60/minute)",
+    "RATE_LIMIT_MESSAGES": "messages per user (30/minute)",
+    "RATE_LIMIT_LOGIN": "login attempts per IP and per email (10/minute)",
+    "CACHE_TTL_CATEGORIES": "categories cache lifetime (1h)",
+    "CACHE_TTL_SEARCH": "search results cache lifetime (5m)",
+    "CACHE_TTL_AD": "ad detail cache lifetime (5m)",
+    "AD_TTL_DAYS": "days an ad stays published before it expires (30)",
+    "EMAIL_URL": "smtp://user:pass@host:port or console:// (default)",
+    "MEDIA_STORAGE_URL": "where images go: a local folder (file://./media, default)",
+    "MAX_JSON_BODY": "largest JSON request body in bytes (65536)",
+    "MAX_UPLOAD_BODY": "largest upload in bytes (10485760)",
+}
+
+_T = TypeVar("_T")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day|s|m|h|d|sec|min)\s*$")
+_RATE_UNITS = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "h": "hour", "d": "day"}
+
+
+class _Env:
+    """Typed reads of one environment mapping; every error names its variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def raw(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def _parse(self, name: str, default: _T, parse: Callable[[str], _T], expected: str) -> _T:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except (ValueError, KeyError):
+            msg = f"{name}={value!r} is not valid: expected {expected}"
+            raise SettingsError(msg) from None
+
+    def str(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def int(self, name: str, default: int, minimum: int = 0) -> int:
+        def parse(value: str) -> int:
+            number = int(value)
+            if number < minimum:
+                raise ValueError
+            return number
+
+        return self._parse(name, default, parse, f"an integer >= {minimum}")
+
+    def float(self, name: str, default: float) -> float:
+        def parse(value: str) -> float:
+            number = float(value)
+            if number < 0:
+                raise ValueError
+            return number
+
+        return self._parse(name, default, parse, "a non-negative number")
+
+    def bool(self, name: str, default: bool) -> bool:
+        def parse(value: str) -> bool:
+            lowered = value.lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError
+
+        return self._parse(name, default, parse, "true or false")
+
+    def duration(self, name: str, default: int) -> int:
+        def parse(value: str) -> int:
+            match = _DURATION.match(value.lower())
+            if not match:
+                raise ValueError
+            amount, unit = int(match.group(1)), match.group(2) or "s"
+            seconds = amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+            if seconds <= 0:
+                raise ValueError
+            return seconds
+
+        return self._parse(name, default, parse, "seconds or a duration such as 300, 5m, 1h, 7d")
+
+    def rate(self, name: str, default: RateLimit) -> RateLimit:
+        def parse(value: str) -> RateLimit:
+            match = _RATE.match(value.lower())
+            if not match or int(match.group(1)) <= 0:
+                raise ValueError
+            unit = _RATE_UNITS.get(match.group(2), match.group(2))
+            return RateLimit(int(match.group(1)), cast("Literal['second', 'minute', 'hour', 'day']", unit))
+
+        return self._parse(name, default, parse, "N/unit such as 120/minute")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        def parse(value: str) -> str:
+            lowered = value.lower()
+            if lowered not in choices:
+                raise ValueError
+            return lowered
+
+        return self._parse(name, default, parse, " or ".join(choices))
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in schemes:
+            msg = f"{name} is not valid: expected a URL starting with {' or '.join(s + '://' for s in schemes)}"
+            raise SettingsError(msg)
+        return value
+
+
+_PG_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise :class:`SettingsError` naming the first bad variable."""
+    env = _Env(os.environ if environ is None else environ)
+    app_env = cast("AppEnv", env.choice("APP_ENV", "development", ("development", "production", "test")))
+    production = app_env == "production"
+
+    database_url = env.url("DATABASE_URL", _PG_SCHEMES)
+    if production and database_url is None:
+        msg = "DATABASE_URL is required when APP_ENV=production"
+        raise SettingsError(msg)
+
+    secret = env.raw("JWT_SECRET")
+    if secret is not None and len(secret) < MIN_SECRET_LENGTH and production:
+        msg = f"JWT_SECRET is too short: at least {MIN_SECRET_LENGTH} characters when APP_ENV=production"
+        raise SettingsError(msg)
+    if secret is None and production:
+        msg = "JWT_SECRET is required when APP_ENV=production"
+        raise SettingsError(msg)
+    ephemeral = secret is None
+    if secret is None:
+        # Development only: a fixed, clearly-marked key so that several local workers agree.
+        secret = "development-only-secret-never-use-in-production!"  # noqa: S105 - refused in production above
+
+    redis_enabled = env.bool("REDIS_ENABLED", False)
+    redis_url = env.url("REDIS_URL", ("redis", "rediss", "unix")) or "redis://127.0.0.1:6379/0"
+    if production and redis_enabled and env.raw("REDIS_URL") is None:
+        msg = "REDIS_URL is required when REDIS_ENABLED=true and APP_ENV=production"
+        raise SettingsError(msg)
+    strategy = cast("SessionStrategy", env.choice("SESSION_STRATEGY", "jwt", ("jwt", "redis")))
+    if strategy == "redis" and not redis_enabled:
+        msg = "SESSION_STRATEGY=redis needs REDIS_ENABLED=true"
+        raise SettingsError(msg)
+
+    frontend = tuple(
+        origin.strip().rstrip("/") for origin in (env.raw("FRONTEND_URL") or "").split(",") if origin.strip()
+    )
+
+    return Settings(
+        app=AppSettings(
+            env=app_env,
+            name=env.str("APP_NAME", "rural24"),
+            log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+            frontend_urls=frontend,
+            trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0),
+            ad_ttl_days=env.int("AD_TTL_DAYS", 30, minimum=1),
+            email_url=env.url("EMAIL_URL", ("smtp", "smtps", "console")) or "console://",
+            media_storage_url=env.str("MEDIA_STORAGE_URL", "file://./media"),
+        ),
+        db=DatabaseSettings(
+            url=database_url,
+            read_url=env.url("DATABASE_READ_URL", _PG_SCHEMES),
+            pool_size=env.int("DB_POOL_SIZE", 10, minimum=1),
+            pool_timeout=env.float("DB_POOL_TIMEOUT", 30.0),
+            replica_max_lag=env.float("DB_REPLICA_MAX_LAG", 5.0),
+            embedded_dir=Path(env.str("EMBEDDED_PG_DIR", str(PROJECT_ROOT / ".data" / "postgres"))).resolve(),
+            echo=env.bool("DB_ECHO", False),
+        ),
+        redis=RedisSettings(enabled=redis_enabled, url=redis_url),
+        session=SessionSettings(
+            strategy=strategy,
+            ttl=env.duration("SESSION_TTL", 7 * 86400),
+            jwt_secret=secret,
+            jwt_secret_is_ephemeral=ephemeral,
+        ),
+        rate_limits=RateLimitSettings(
+            api=env.rate("RATE_LIMIT_API", RateLimit(120, "minute")),
+            search=env.rate("RATE_LIMIT_SEARCH", RateLimit(60, "minute")),
+            messages=env.rate("RATE_LIMIT_MESSAGES", RateLimit(30, "minute")),
+            login=env.rate("RATE_LIMIT_LOGIN", RateLimit(10, "minute")),
+        ),
+        cache=CacheSettings(
+            categories_ttl=env.duration("CACHE_TTL_CATEGORIES", 3600),
+            search_ttl=env.duration("CACHE_TTL_SEARCH", 300),
+            ad_ttl=env.duration("CACHE_TTL_AD", 300),
+        ),
+        server=ServerSettings(
+            host=env.str("HOST", "0.0.0.0"),  # noqa: S104 - a container's server listens on every interface
+            port=env.int("PORT", 8000, minimum=1),
+            workers=env.int("WEB_CONCURRENCY", 1, minimum=1),
+            max_json_body=env.int("MAX_JSON_BODY", 64 * 1024, minimum=1024),
+            max_upload_body=env.int("MAX_UPLOAD_BODY", 10 * 1024 * 1024, minimum=1024),
+        ),
+        queue=QueueSettings(url=env.url("QUEUE_URL", (*_PG_SCHEMES, "redis", "rediss"))),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, loaded once."""
+    return load_settings()

@@ -1,0 +1,2 @@
+"""Alembic migrations (advanced-alchemy). Shipped inside the wheel so ``rural24 migrate`` finds
+them wherever the package is installed."""

@@ -1,0 +1,109 @@
+"""``rural24``: the one console script (serve, migrate, seed, database …)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+from advanced_alchemy.cli import add_migration_commands, get_alchemy_group
+
+from infrastructure.settings import Settings, SettingsError, get_settings
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        click.echo(f"rural24: configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _primary_url(settings: Settings) -> str:
+    from infrastructure.database.embedded import resolve_primary_url
+
+    return resolve_primary_url(settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Rural24: the API of a classifieds marketplace for rural Argentina."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (HOST, default 0.0.0.0).")
+@click.option("--port", type=int, default=None, help="Port (PORT, default 8000).")
+@click.option("--workers", type=int, default=None, help="Worker processes (WEB_CONCURRENCY, default 1).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the API under granian. In development, with no DATABASE_URL, first start the embedded
+    PostgreSQL (data in .data/postgres), migrate it and load the reference data."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    settings = _settings()
+    url = _primary_url(settings)
+    # Worker processes inherit the resolved URL: they join the running embedded server
+    # instead of each starting (and stopping) their own.
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    Granian(
+        "rural24.app:create_app",
+        factory=True,
+        address=host or settings.server.host,
+        port=port or settings.server.port,
+        workers=workers or settings.server.workers,
+        interface=Interfaces.ASGI,
+        log_access=settings.app.log_level == "DEBUG",
+    ).serve()
+
+
+@main.command()
+def migrate() -> None:
+    """Apply the migrations and the reference data (provinces, categories). Safe to run twice."""
+    from infrastructure.database.migrations import migrate as run_migrations
+
+    settings = _settings()
+    url = settings.db.url
+    if url is None:
+        _primary_url(settings)  # the embedded server migrates itself as it starts
+        click.echo("embedded PostgreSQL migrated")
+        return
+    loaded = run_migrations(url)
+    click.echo(f"migrated: {loaded.provinces} provinces, {loaded.categories} categories")
+
+
+@main.command()
+@click.option("--ads", "ads", type=click.IntRange(min=0), default=1000, show_default=True, help="Ads to create.")
+@click.option("--seed", "seed", type=int, default=24, show_default=True, help="Random seed: same seed, same data.")
+@click.option("--users", type=click.IntRange(min=1), default=None, help="Demo sellers (default: ads/50, at least 10).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def seed(ads: int, seed: int, users: int | None, no_progress: bool) -> None:
+    """Create demo sellers and ads with realistic Spanish titles (deterministic for a seed)."""
+    from rural24.seed import seed_demo_data
+
+    settings = _settings()
+    url = _primary_url(settings)
+    report = asyncio.run(seed_demo_data(url, ads=ads, seed=seed, users=users, progress=not no_progress))
+    click.echo(f"seeded {report.users_created} users and {report.ads_created} ads in {report.seconds:.1f} s")
+
+
+# advanced-alchemy's migration commands (upgrade, downgrade, revision, history …) under
+# `rural24 database`, pointed at our config by default.
+_database = get_alchemy_group()
+_database.name = "database"
+add_migration_commands(_database)
+main.add_command(_database)
+main.context_settings["default_map"] = {"database": {"config": "rural24.cli.alchemy_config"}}
+
+
+def __getattr__(name: str) -> Any:
+    """``alchemy_config`` is built on first access (it may start the embedded PostgreSQL)."""
+    if name == "alchemy_config":
+        from infrastructure.database.primary import migration_config
+
+        return migration_config(_primary_url(_settings()))
+    raise AttributeError(name)

@@ -1,0 +1,106 @@
+"""Liveness and readiness (API.md › Operations)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Literal
+
+from litestar import Controller, Response, get
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from domain.shared.structs import CamelStruct
+from rural24.state import Services
+
+CheckState = Literal["ok", "degraded", "down"]
+
+
+class Liveness(CamelStruct):
+    status: Literal["ok"]
+
+
+class Check(CamelStruct, omit_defaults=True):
+    status: CheckState
+    latency_ms: float | None = None
+    lag_seconds: float | None = None
+    detail: str | None = None
+
+
+class Checks(CamelStruct):
+    primary: Check
+    replica: Check | None = None
+    """``null`` when no ``DATABASE_READ_URL`` is configured."""
+    redis: Check | None = None
+    """``null`` when ``REDIS_ENABLED`` is false."""
+
+
+class Readiness(CamelStruct):
+    status: CheckState
+    checks: Checks
+
+
+async def _check_primary(services: Services) -> Check:
+    try:
+        latency = await services.read_side.primary_ping()
+    except Exception as exc:
+        return Check("down", detail=type(exc).__name__)
+    return Check("ok", latency_ms=round(latency, 2))
+
+
+async def _check_replica(services: Services) -> Check | None:
+    status = await services.read_side.replica_status(fresh=True)
+    if status is None:
+        return None
+    lag = None if status.lag_seconds is None else round(status.lag_seconds, 3)
+    return Check(status.state, lag_seconds=lag, detail=status.error)
+
+
+async def _check_redis(services: Services) -> Check | None:
+    if services.redis is None:
+        return None
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(2):
+            await services.redis.ping()
+    except Exception as exc:
+        return Check("down", detail=type(exc).__name__)
+    return Check("ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+class HealthController(Controller):
+    path = "/api/health"
+    tags = ["operations"]
+
+    @get("/", summary="Liveness", description="200 while the process serves requests; touches nothing.")
+    async def liveness(self) -> Liveness:
+        return Liveness("ok")
+
+    @get(
+        "/ready",
+        summary="Readiness",
+        description=(
+            "Checks the primary, the replica (with its replay lag) and Redis, each `ok`, `degraded` or `down`. "
+            "503 only when the primary is down: without a replica or Redis the service still answers."
+        ),
+        responses={503: ResponseSpec(data_container=Readiness, description="The primary is down.")},
+    )
+    async def readiness(self, services: Services) -> Response[Readiness]:
+        primary, replica, redis = await asyncio.gather(
+            _check_primary(services), _check_replica(services), _check_redis(services)
+        )
+        others = [check for check in (replica, redis) if check is not None]
+        overall: CheckState
+        if primary.status == "down":
+            overall = "down"
+        elif any(check.status != "ok" for check in others):
+            overall = "degraded"
+        else:
+            overall = "ok"
+        body = Readiness(overall, Checks(primary, replica, redis))
+        return Response(
+            body,
+            status_code=HTTP_503_SERVICE_UNAVAILABLE if overall == "down" else HTTP_200_OK,
+            headers={"Cache-Control": "no-store"},
+        )
+

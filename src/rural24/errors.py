@@ -1,0 +1,73 @@
+"""Every error is RFC 9457 ``application/problem+json``: ``status``, ``title``, ``detail``.
+
+Validation errors list the offending fields in ``errors``; an unexpected exception is a 500
+with a generic detail (logged with its traceback, never sent).
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
+
+logger = logging.getLogger("rural24.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _field_errors(extra: Any) -> list[dict[str, Any]]:
+    """Litestar's ``[{message, key, source}]`` → ``[{field, message, source}]``."""
+    if not isinstance(extra, list):
+        return []
+    errors = []
+    for item in extra:
+        if isinstance(item, dict):
+            entry: dict[str, Any] = {"message": str(item.get("message", "invalid"))}
+            if item.get("key") is not None:
+                entry["field"] = str(item["key"])
+            if item.get("source") is not None:
+                entry["source"] = str(item["source"])
+            errors.append(entry)
+    return errors
+
+
+def to_problem(exc: HTTPException) -> ProblemDetailsException:
+    status = exc.status_code
+    detail = exc.detail if exc.detail and exc.detail != _title(status) else ""
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException):
+        extra["errors"] = _field_errors(exc.extra)
+        detail = detail or "The request is not valid."
+    elif isinstance(exc.extra, dict):
+        extra.update(exc.extra)
+    return ProblemDetailsException(
+        status_code=status,
+        title=_title(status),
+        detail=detail or _title(status),
+        headers=exc.headers,
+        extra=extra or None,
+    )
+
+
+def problem_details_config() -> ProblemDetailsConfig:
+    return ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: to_problem})
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Response(
+        {"status": 500, "title": "Internal Server Error", "detail": "Something went wrong on our side."},
+        status_code=500,
+        media_type=PROBLEM_JSON,
+    )

@@ -1,0 +1,150 @@
+"""The one app plugin: the whole stack, one line a piece."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.logging.config import StructLoggingConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import InitPluginProtocol
+from litestar.plugins.problem_details import ProblemDetailsPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
+
+from infrastructure.cache import QueryCache
+from infrastructure.database.embedded import resolve_primary_url
+from infrastructure.database.primary import primary_config
+from infrastructure.database.reads import ReadSide
+from infrastructure.metrics import ReadSideCollector, count_cache_lookup, register_collector
+from infrastructure.redis import RedisConnection
+from infrastructure.settings import Settings, get_settings
+from infrastructure.stores import build_store_registry
+from rural24 import __version__
+from rural24.controllers.catalog import CatalogController
+from rural24.controllers.health import HealthController
+from rural24.errors import internal_error_handler, problem_details_config
+from rural24.state import Services, provide_services
+
+API_DESCRIPTION = """
+The API of Rural24, the classifieds marketplace for rural Argentina (machinery, livestock, land).
+
+* JSON keys are camelCase; ids are UUID strings (time-ordered v7); times are ISO-8601 UTC.
+* Errors are RFC 9457 `application/problem+json` with `status`, `title`, `detail`; validation
+  errors add `errors: [{field, message, source}]`.
+* JSON request bodies are limited to 64 KiB (413 beyond).
+"""
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text at ``/metrics`` (the scrapers' convention)."""
+
+    path = "/metrics"
+
+
+class ApiMetricsController(PrometheusController):
+    """The same figures under the API's base path."""
+
+    path = "/api/metrics"
+
+
+class AppPlugin(InitPluginProtocol):
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        settings = self.settings
+        primary_url = resolve_primary_url(
+            settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production
+        )
+        redis = RedisConnection(settings.redis) if settings.redis.enabled else None
+        stores = build_store_registry(settings.app.name, redis)
+        read_side = ReadSide(
+            primary_url,
+            settings.db.read_url,
+            pool_size=settings.db.pool_size,
+            pool_timeout=settings.db.pool_timeout,
+            max_lag=settings.db.replica_max_lag,
+        )
+        services = Services(
+            settings=settings,
+            read_side=read_side,
+            query_cache=QueryCache(stores.get("cache"), on_lookup=count_cache_lookup),
+            redis=redis,
+        )
+        prometheus = PrometheusConfig(app_name=settings.app.name, prefix=settings.app.name, group_path=True)
+
+        app_config.debug = False
+        app_config.state["services"] = services
+        app_config.stores = stores
+        app_config.route_handlers.extend(
+            [HealthController, CatalogController, MetricsController, ApiMetricsController]
+        )
+        app_config.dependencies["services"] = Provide(provide_services, sync_to_thread=False)
+        app_config.plugins.extend(
+            [
+                SQLAlchemyPlugin(config=primary_config(settings.db, primary_url)),
+                ProblemDetailsPlugin(problem_details_config()),
+                StructlogPlugin(
+                    StructlogConfig(
+                        structlog_logging_config=StructLoggingConfig(log_exceptions="always"),
+                        enable_middleware_logging=False,  # granian's access log covers requests, cheaper
+                    )
+                ),
+            ]
+        )
+        app_config.middleware.append(prometheus.middleware)
+        app_config.exception_handlers[Exception] = internal_error_handler
+        app_config.request_max_body_size = settings.server.max_json_body
+        if settings.app.frontend_urls:
+            app_config.cors_config = CORSConfig(
+                allow_origins=list(settings.app.frontend_urls),
+                allow_credentials=True,
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match"],
+                expose_headers=[
+                    "ETag",
+                    "Retry-After",
+                    "RateLimit-Limit",
+                    "RateLimit-Remaining",
+                    "RateLimit-Reset",
+                    "X-Cache",
+                ],
+                max_age=600,
+            )
+        app_config.openapi_config = OpenAPIConfig(
+            title="Rural24 API",
+            version=__version__,
+            description=API_DESCRIPTION.strip(),
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            use_handler_docstrings=True,
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+        )
+        app_config.lifespan.append(_lifespan)
+        return app_config
+
+
+@asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    services = Services.of(app.state)
+    await services.read_side.start()
+    read_side = services.read_side
+    register_collector(ReadSideCollector(read_side.pool_usage, lambda: read_side.last_replica_lag))
+    try:
+        yield
+    finally:
+        await services.read_side.close()
+        if services.redis is not None:
+            await services.redis.close()
+

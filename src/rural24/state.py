@@ -1,0 +1,41 @@
+"""What the app builds once per process and hands to handlers as dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.datastructures import State
+
+from infrastructure.cache import QueryCache
+from infrastructure.database.reads import ReadSide
+from infrastructure.redis import RedisConnection
+from infrastructure.settings import Settings
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    read_side: ReadSide
+    query_cache: QueryCache
+    redis: RedisConnection | None
+
+    @classmethod
+    def of(cls, state: State) -> Services:
+        services: Services = state["services"]
+        return services
+
+
+def provide_services(state: State) -> Services:
+    return Services.of(state)
+
+
+def provide_read_side(state: State) -> ReadSide:
+    return Services.of(state).read_side
+
+
+def provide_query_cache(state: State) -> QueryCache:
+    return Services.of(state).query_cache
+
+
+def provide_settings(state: State) -> Settings:
+    return Services.of(state).settings
