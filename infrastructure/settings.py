@@ -212,10 +212,10 @@ class _Env:
             msg = f"{name}={value!r} is not valid: expected {expected}"
             raise SettingsError(msg) from None
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         return self.raw(name) or default
 
-    def int(self, name: str, default: int, minimum: int = 0) -> int:
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
         def parse(value: str) -> int:
             number = int(value)
             if number < minimum:
@@ -224,7 +224,7 @@ class _Env:
 
         return self._parse(name, default, parse, f"an integer >= {minimum}")
 
-    def float(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float) -> float:
         def parse(value: str) -> float:
             number = float(value)
             if number < 0:
@@ -233,7 +233,7 @@ class _Env:
 
         return self._parse(name, default, parse, "a non-negative number")
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         def parse(value: str) -> bool:
             lowered = value.lower()
             if lowered in _TRUE:
@@ -313,7 +313,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # Development only: a fixed, clearly-marked key so that several local workers agree.
         secret = "development-only-secret-never-use-in-production!"  # noqa: S105 - refused in production above
 
-    redis_enabled = env.bool("REDIS_ENABLED", False)
+    redis_enabled = env.flag("REDIS_ENABLED", False)
     redis_url = env.url("REDIS_URL", ("redis", "rediss", "unix")) or "redis://127.0.0.1:6379/0"
     if production and redis_enabled and env.raw("REDIS_URL") is None:
         msg = "REDIS_URL is required when REDIS_ENABLED=true and APP_ENV=production"
@@ -330,22 +330,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         app=AppSettings(
             env=app_env,
-            name=env.str("APP_NAME", "rural24"),
+            name=env.text("APP_NAME", "rural24"),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
             frontend_urls=frontend,
-            trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0),
-            ad_ttl_days=env.int("AD_TTL_DAYS", 30, minimum=1),
+            trusted_proxy_hops=env.integer("TRUSTED_PROXY_HOPS", 0),
+            ad_ttl_days=env.integer("AD_TTL_DAYS", 30, minimum=1),
             email_url=env.url("EMAIL_URL", ("smtp", "smtps", "console")) or "console://",
-            media_storage_url=env.str("MEDIA_STORAGE_URL", "file://./media"),
+            media_storage_url=env.text("MEDIA_STORAGE_URL", "file://./media"),
         ),
         db=DatabaseSettings(
             url=database_url,
             read_url=env.url("DATABASE_READ_URL", _PG_SCHEMES),
-            pool_size=env.int("DB_POOL_SIZE", 10, minimum=1),
-            pool_timeout=env.float("DB_POOL_TIMEOUT", 30.0),
-            replica_max_lag=env.float("DB_REPLICA_MAX_LAG", 5.0),
-            embedded_dir=Path(env.str("EMBEDDED_PG_DIR", str(PROJECT_ROOT / ".data" / "postgres"))).resolve(),
-            echo=env.bool("DB_ECHO", False),
+            pool_size=env.integer("DB_POOL_SIZE", 10, minimum=1),
+            pool_timeout=env.number("DB_POOL_TIMEOUT", 30.0),
+            replica_max_lag=env.number("DB_REPLICA_MAX_LAG", 5.0),
+            embedded_dir=Path(env.text("EMBEDDED_PG_DIR", str(PROJECT_ROOT / ".data" / "postgres"))).resolve(),
+            echo=env.flag("DB_ECHO", False),
         ),
         redis=RedisSettings(enabled=redis_enabled, url=redis_url),
         session=SessionSettings(
@@ -366,11 +366,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             ad_ttl=env.duration("CACHE_TTL_AD", 300),
         ),
         server=ServerSettings(
-            host=env.str("HOST", "0.0.0.0"),  # noqa: S104 - a container's server listens on every interface
-            port=env.int("PORT", 8000, minimum=1),
-            workers=env.int("WEB_CONCURRENCY", 1, minimum=1),
-            max_json_body=env.int("MAX_JSON_BODY", 64 * 1024, minimum=1024),
-            max_upload_body=env.int("MAX_UPLOAD_BODY", 10 * 1024 * 1024, minimum=1024),
+            host=env.text("HOST", "0.0.0.0"),  # noqa: S104 - a container's server listens on every interface
+            port=env.integer("PORT", 8000, minimum=1),
+            workers=env.integer("WEB_CONCURRENCY", 1, minimum=1),
+            max_json_body=env.integer("MAX_JSON_BODY", 64 * 1024, minimum=1024),
+            max_upload_body=env.integer("MAX_UPLOAD_BODY", 10 * 1024 * 1024, minimum=1024),
         ),
         queue=QueueSettings(url=env.url("QUEUE_URL", (*_PG_SCHEMES, "redis", "rediss"))),
     )

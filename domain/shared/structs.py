@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 
 
-class CamelStruct(msgspec.Struct, rename="camel", frozen=True):
+class CamelStruct(msgspec.Struct, rename="camel"):
     """Snake case in Python, camelCase in JSON (``is_featured`` ↔ ``isFeatured``)."""
 
 
-class ReadModel(msgspec.Struct, rename="camel", frozen=True, array_like=False, gc=False):
+class ReadModel(msgspec.Struct, rename="camel", gc=False):
     """A read model built straight from SQL rows; ``gc=False``: no cycles, cheaper to build by
     the thousand on the read path."""

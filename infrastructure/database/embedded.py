@@ -25,7 +25,7 @@ class EmbeddedDatabaseUnavailable(RuntimeError):
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded server; return a URL to the ``rural24`` database."""
     try:
-        import pgserver  # the "embedded" extra; absent from production images
+        from pgserver.postgres_server import get_server  # the "embedded" extra; not in production images
     except ImportError as exc:  # pragma: no cover - depends on the install
         msg = "DATABASE_URL is unset and the embedded PostgreSQL is not installed (pip install 'rural24[embedded]')"
         raise EmbeddedDatabaseUnavailable(msg) from exc
@@ -37,7 +37,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
         reused = (data_dir / "PG_VERSION").exists()
         try:
             # cleanup_mode="stop": pgserver stops the server once no process holds it any more.
-            server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            server = get_server(data_dir, cleanup_mode="stop")
         except Exception as exc:
             msg = f"the embedded PostgreSQL did not start in {data_dir}: {exc}"
             raise EmbeddedDatabaseUnavailable(msg) from exc

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advanced_alchemy.config import EngineConfig
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
     AsyncSessionConfig,
+    EngineConfig,
     SQLAlchemyAsyncConfig,
 )
 from sqlalchemy.pool import NullPool
@@ -42,7 +42,7 @@ def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfi
         engine_config=EngineConfig(
             pool_size=settings.pool_size,
             max_overflow=settings.pool_size,
-            pool_timeout=settings.pool_timeout,
+            pool_timeout=max(1, round(settings.pool_timeout)),
             pool_pre_ping=True,
             pool_recycle=1800,
             echo=settings.echo,

@@ -62,6 +62,16 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
 
 @main.command()
+@click.option("--concurrency", type=click.IntRange(min=1), default=10, show_default=True, help="Jobs at once.")
+def worker(concurrency: int) -> None:
+    """Run the SAQ worker: scheduled ad expiry and the background jobs. Its queue lives on
+    Redis when REDIS_ENABLED=true, else on the primary PostgreSQL (QUEUE_URL overrides)."""
+    from rural24.worker import run_worker
+
+    asyncio.run(run_worker(_settings(), concurrency=concurrency))
+
+
+@main.command()
 def migrate() -> None:
     """Apply the migrations and the reference data (provinces, categories). Safe to run twice."""
     from infrastructure.database.migrations import migrate as run_migrations

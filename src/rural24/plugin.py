@@ -84,9 +84,7 @@ class AppPlugin(InitPluginProtocol):
         app_config.debug = False
         app_config.state["services"] = services
         app_config.stores = stores
-        app_config.route_handlers.extend(
-            [HealthController, CatalogController, MetricsController, ApiMetricsController]
-        )
+        app_config.route_handlers.extend([HealthController, CatalogController, MetricsController, ApiMetricsController])
         app_config.dependencies["services"] = Provide(provide_services, sync_to_thread=False)
         app_config.plugins.extend(
             [
@@ -147,4 +145,3 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         await services.read_side.close()
         if services.redis is not None:
             await services.redis.close()
-

@@ -22,7 +22,8 @@ def test_defaults_follow_the_original_design() -> None:
     assert settings.cache.categories_ttl == 3600
     assert settings.cache.search_ttl == 300
     assert settings.app.ad_ttl_days == 30
-    assert settings.db.url is None and settings.db.embedded
+    assert settings.db.url is None
+    assert settings.db.embedded
     assert settings.redis.enabled is False
     assert settings.server.max_json_body == 64 * 1024
 

@@ -1,10 +1,11 @@
-"""Catalog (API.md › Catalog): the category tree and the provinces, through the query cache."""
+"""Catalog (API.md: Catalog): the category tree and the provinces, through the query cache."""
 
 from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.enums import MediaType
 
 from domain.catalog.queries import (
@@ -37,7 +38,7 @@ class CatalogController(Controller):
         ),
         cache_control=CacheControlHeader(public=True, max_age=300, s_maxage=3600),
     )
-    async def categories(self, services: Services) -> Response[list[CategoryRead]]:
+    async def categories(self, services: NamedDependency[Services]) -> Response[list[CategoryRead]]:
         async def load() -> bytes:
             return _encoder.encode(await list_categories(ListCategories(), services.read_side))
 
@@ -52,7 +53,7 @@ class CatalogController(Controller):
         description="The 24 jurisdictions (23 provinces and CABA). `code` is the value the `province` filters take.",
         cache_control=CacheControlHeader(public=True, max_age=86400, s_maxage=86400),
     )
-    async def provinces(self, services: Services) -> Response[list[ProvinceRead]]:
+    async def provinces(self, services: NamedDependency[Services]) -> Response[list[ProvinceRead]]:
         async def load() -> bytes:
             return _encoder.encode(await list_provinces(ListProvinces(), services.read_side))
 

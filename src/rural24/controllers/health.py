@@ -1,4 +1,4 @@
-"""Liveness and readiness (API.md › Operations)."""
+"""Liveness and readiness (API.md: Operations)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from typing import Literal
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
@@ -85,7 +86,7 @@ class HealthController(Controller):
         ),
         responses={503: ResponseSpec(data_container=Readiness, description="The primary is down.")},
     )
-    async def readiness(self, services: Services) -> Response[Readiness]:
+    async def readiness(self, services: NamedDependency[Services]) -> Response[Readiness]:
         primary, replica, redis = await asyncio.gather(
             _check_primary(services), _check_replica(services), _check_redis(services)
         )
@@ -103,4 +104,3 @@ class HealthController(Controller):
             status_code=HTTP_503_SERVICE_UNAVAILABLE if overall == "down" else HTTP_200_OK,
             headers={"Cache-Control": "no-store"},
         )
-

@@ -1,0 +1,69 @@
+"""The SAQ worker: job functions and schedules, sharing the request path's code and settings."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from saq import CronJob, Worker
+from saq.types import Context as SaqContext
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from domain.ads.commands import ExpireAds, expire_ads
+from infrastructure.database.embedded import resolve_primary_url
+from infrastructure.database.urls import sqlalchemy_url
+from infrastructure.jobs import build_queue
+from infrastructure.settings import Settings, get_settings
+
+logger = logging.getLogger("rural24.worker")
+
+
+class Context(SaqContext, total=False):
+    """SAQ's job context plus what our start-up puts in it."""
+
+    engine: AsyncEngine
+
+
+async def expire_ads_job(ctx: Context) -> int:
+    """Scheduled: ads past their ``expiresAt`` become ``expired`` and leave search."""
+    async with ctx["engine"].begin() as connection:
+        result = await expire_ads(ExpireAds(now=datetime.now(UTC)), connection)
+    if result.count:
+        logger.info("expired %d ads", result.count)
+    return result.count
+
+
+async def run_worker(settings: Settings | None = None, *, concurrency: int = 10) -> None:
+    """Connect the queue, work until SIGINT/SIGTERM, disconnect."""
+    worker = build_worker(settings, concurrency=concurrency)
+    await worker.queue.connect()
+    try:
+        await worker.start()
+    finally:
+        await worker.queue.disconnect()
+
+
+def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> Worker[Context]:
+    settings = settings or get_settings()
+    primary_url = resolve_primary_url(
+        settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production
+    )
+
+    async def startup(ctx: Context) -> None:
+        ctx["engine"] = create_async_engine(
+            sqlalchemy_url(primary_url), pool_size=min(settings.db.pool_size, concurrency), pool_pre_ping=True
+        )
+
+    async def shutdown(ctx: Context) -> None:
+        engine = ctx.get("engine")
+        if engine is not None:
+            await engine.dispose()
+
+    return Worker(
+        build_queue(settings, primary_url),
+        functions=[expire_ads_job],
+        cron_jobs=[CronJob(expire_ads_job, cron="*/10 * * * *", timeout=300)],
+        startup=startup,
+        shutdown=shutdown,
+        concurrency=concurrency,
+    )

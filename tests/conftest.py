@@ -1,0 +1,167 @@
+"""Session-wide fixtures: throwaway PostgreSQL (a primary and its streaming replica) and Redis.
+
+Environment:
+
+* ``RURAL24_PG_BINDIR`` — the PostgreSQL server binaries to use (default: the system's, else
+  the ``pgserver`` wheel's); see ``tests/harness/postgres.py``.
+* ``RURAL24_PG_KEEP_LOGS`` — a directory to copy the server logs to when the clusters stop.
+* ``REDIS_URL`` — an existing Redis to use instead of starting ``redis-server``.
+* ``RURAL24_REQUIRE_SERVICES=1`` — a missing service fails the tests that need it instead of
+  skipping them (CI sets it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import NoReturn
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from infrastructure.settings import Settings, load_settings
+from tests.harness.postgres import ClusterPair, PostgresUnavailable, start_primary_and_replica
+from tests.harness.redis import RedisService, RedisUnavailable, start_redis
+
+REQUIRE_SERVICES_ENV = "RURAL24_REQUIRE_SERVICES"
+
+
+def services_required() -> bool:
+    return os.environ.get(REQUIRE_SERVICES_ENV) == "1"
+
+
+def service_unavailable(reason: str) -> NoReturn:
+    """Skip the test for want of a service, or fail it when ``RURAL24_REQUIRE_SERVICES=1``."""
+    if services_required():
+        pytest.fail(f"{reason} ({REQUIRE_SERVICES_ENV}=1: a missing service is a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[ClusterPair]:
+    """A primary and a hot-standby replica streaming from it, for the whole session.
+
+    ``pg_cluster.primary`` / ``pg_cluster.replica`` are ``PostgresCluster`` / ``ReplicaCluster``:
+    ``.dsn(db)``, ``.plain_dsn(db)``, ``await .create_database(name)``, and
+    ``await pg_cluster.replica.wait_caught_up()`` instead of sleeping.
+    """
+    missing: str | None = None
+    try:
+        clusters = start_primary_and_replica()
+    except PostgresUnavailable as exc:
+        missing = str(exc)
+    if missing is not None:  # outside the except block: no chained traceback in the report
+        service_unavailable(f"no PostgreSQL: {missing}")
+    try:
+        yield clusters
+    finally:
+        clusters.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[RedisService]:
+    """The session's Redis; ``.server`` is the ``RedisServer`` we started (``None`` for ``REDIS_URL``)."""
+    missing: str | None = None
+    try:
+        service = start_redis()
+    except RedisUnavailable as exc:
+        missing = str(exc)
+    if missing is not None:
+        service_unavailable(f"no Redis: {missing}")
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_service: RedisService) -> str:
+    """A Redis URL: ``$REDIS_URL`` or that of a ``redis-server`` started for the session."""
+    return redis_service.url
+
+
+# --- application fixtures (see below) ---
+# A migrated template database is made once per session; each test gets a fresh copy
+# (CREATE DATABASE … TEMPLATE) on the primary, which the replica replays before the test runs.
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    name: str
+    primary_url: str
+    replica_url: str
+
+
+@pytest.fixture(scope="session")
+async def template_database(pg_cluster: ClusterPair) -> str:
+    from infrastructure.database.migrations import migrate
+
+    name = "rural24_template"
+    await pg_cluster.primary.create_database(name)
+    await asyncio.to_thread(migrate, pg_cluster.primary.dsn(name))
+    return name
+
+
+@pytest.fixture
+async def database(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[TestDatabase]:
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    await pg_cluster.primary.create_database(name, template=template_database)
+    await pg_cluster.replica.wait_caught_up()
+    yield TestDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name))
+    await pg_cluster.primary.drop_database(name)
+
+
+def make_settings(database: TestDatabase, redis_url: str | None = None, **extra: str) -> Settings:
+    environ = {
+        "APP_ENV": "test",
+        # Each test's keys live under a prefix of their own in the shared Redis.
+        "APP_NAME": f"rural24-test-{uuid.uuid4().hex[:8]}",
+        "DATABASE_URL": database.primary_url,
+        "DATABASE_READ_URL": database.replica_url,
+        "DB_POOL_SIZE": "4",
+        "JWT_SECRET": "test-secret-" + "x" * 40,
+    }
+    if redis_url is not None:
+        environ |= {"REDIS_ENABLED": "true", "REDIS_URL": redis_url}
+    environ |= extra
+    return load_settings(environ)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Every app test runs twice: stage 1 (memory adapters) and stage 2 (Redis)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(mode: str, database: TestDatabase, request: pytest.FixtureRequest) -> Settings:
+    redis_url = request.getfixturevalue("redis_url") if mode == "redis" else None
+    return make_settings(database, redis_url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    from rural24.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``RURAL24_REQUIRE_SERVICES=1`` (CI) no test may be skipped, whatever the reason."""
+    if not services_required():
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+    if skipped:
+        print(f"\n{skipped} test(s) skipped while {REQUIRE_SERVICES_ENV}=1: failing the run")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
