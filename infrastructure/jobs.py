@@ -15,6 +15,10 @@ from infrastructure.settings import Settings
 
 QUEUE_NAME = "rural24"
 
+# Every job is retried: a worker that dies mid-job must leave the job to run again, not lose
+# it. Jobs are written to be idempotent, so a retry after a partial run does no harm.
+JOB_DEFAULTS: dict[str, Any] = {"retries": 3, "retry_delay": 1.0, "retry_backoff": True, "timeout": 300}
+
 
 def queue_url(settings: Settings, primary_url: str) -> str:
     if settings.queue.url:

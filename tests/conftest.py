@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -28,6 +30,12 @@ from tests.harness.postgres import ClusterPair, PostgresUnavailable, start_prima
 from tests.harness.redis import RedisService, RedisUnavailable, start_redis
 
 REQUIRE_SERVICES_ENV = "RURAL24_REQUIRE_SERVICES"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A SIGTERM (a CI time-out, `timeout`) must still run the harness's atexit clean-up,
+    # or throwaway PostgreSQL servers outlive the run.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def services_required() -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from domain.ads.commands import ExpireAds, expire_ads
 from infrastructure.database.embedded import resolve_primary_url
 from infrastructure.database.urls import sqlalchemy_url
-from infrastructure.jobs import build_queue
+from infrastructure.jobs import JOB_DEFAULTS, build_queue
 from infrastructure.settings import Settings, get_settings
 
 logger = logging.getLogger("rural24.worker")
@@ -50,6 +50,10 @@ def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> 
     )
 
     async def startup(ctx: Context) -> None:
+        # Sweep before taking jobs. SAQ's own first sweep runs concurrently with the first
+        # dequeues, and on Redis it aborts a job this very worker has just taken ("swept").
+        # Sweeping here takes the sweep lock first, so that concurrent sweep finds nothing to do.
+        await ctx["worker"].queue.sweep()
         ctx["engine"] = create_async_engine(
             sqlalchemy_url(primary_url), pool_size=min(settings.db.pool_size, concurrency), pool_pre_ping=True
         )
@@ -62,7 +66,7 @@ def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> 
     return Worker(
         build_queue(settings, primary_url),
         functions=[expire_ads_job],
-        cron_jobs=[CronJob(expire_ads_job, cron="*/10 * * * *", timeout=300)],
+        cron_jobs=[CronJob(expire_ads_job, cron="*/10 * * * *", retries=JOB_DEFAULTS["retries"], timeout=300)],
         startup=startup,
         shutdown=shutdown,
         concurrency=concurrency,

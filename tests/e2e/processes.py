@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
+_T = TypeVar("_T")
 SCRIPT = Path(sys.executable).parent / "rural24"
 
 
@@ -51,6 +54,22 @@ class Process:
                 time.sleep(0.1)
         msg = f"{url} did not answer within {timeout} s:\n{self.output()[-3000:]}"
         raise AssertionError(msg)
+
+    async def await_while_running(self, work: Awaitable[_T], timeout: float) -> _T:
+        """Await ``work``, failing at once if the process dies first (instead of waiting forever)."""
+        task = asyncio.ensure_future(work)
+        deadline = time.monotonic() + timeout
+        while not task.done():
+            if self.process.poll() is not None:
+                task.cancel()
+                msg = f"process exited with {self.process.returncode}:\n{self.output()[-3000:]}"
+                raise AssertionError(msg)
+            if time.monotonic() > deadline:
+                task.cancel()
+                msg = f"no result within {timeout} s:\n{self.output()[-3000:]}"
+                raise AssertionError(msg)
+            await asyncio.wait([task], timeout=0.1)
+        return task.result()
 
     def stop(self, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
