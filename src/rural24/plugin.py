@@ -99,6 +99,7 @@ class AppPlugin(InitPluginProtocol):
             ]
         )
         app_config.middleware.append(prometheus.middleware)
+        # --- rate limiting (wired here) ---
         app_config.exception_handlers[Exception] = internal_error_handler
         app_config.request_max_body_size = settings.server.max_json_body
         if settings.app.frontend_urls:
