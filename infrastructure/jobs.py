@@ -6,12 +6,15 @@ both always agree on where jobs live.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from saq import Queue
 
 from infrastructure.database.urls import asyncpg_dsn
 from infrastructure.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "rural24"
 
@@ -31,3 +34,33 @@ def queue_url(settings: Settings, primary_url: str) -> str:
 
 def build_queue(settings: Settings, primary_url: str, **kwargs: Any) -> Queue:
     return Queue.from_url(queue_url(settings, primary_url), name=QUEUE_NAME, **kwargs)
+
+
+class JobQueue:
+    """The API's side of the queue: enqueue after commit; a queue that is down degrades to a
+    logged warning (the request already succeeded and its data is committed)."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        self._connected = False
+
+    async def connect(self) -> None:
+        if not self._connected:
+            await self.queue.connect()
+            self._connected = True
+
+    async def disconnect(self) -> None:
+        if self._connected:
+            await self.queue.disconnect()
+            self._connected = False
+
+    async def enqueue(self, function: str, *, key: str | None = None, **kwargs: Any) -> bool:
+        """``True`` when queued. ``key`` makes the job unique: the same key is queued once."""
+        try:
+            await self.connect()
+            options = {**JOB_DEFAULTS, **({"key": key} if key else {})}
+            job = await self.queue.enqueue(function, **options, **kwargs)
+        except Exception as exc:  # the queue is an after-commit side effect: never fail the request
+            logger.warning("could not enqueue %s: %s", function, exc)
+            return False
+        return job is not None

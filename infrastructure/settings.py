@@ -323,6 +323,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         msg = "SESSION_STRATEGY=redis needs REDIS_ENABLED=true"
         raise SettingsError(msg)
 
+    workers = env.integer("WEB_CONCURRENCY", 1, minimum=1)
+    if production and workers > 1 and not redis_enabled:
+        # Memory stores are per process: caches, rate limits and revocations would diverge.
+        msg = "WEB_CONCURRENCY>1 needs REDIS_ENABLED=true when APP_ENV=production (memory adapters are per process)"
+        raise SettingsError(msg)
+
     frontend = tuple(
         origin.strip().rstrip("/") for origin in (env.raw("FRONTEND_URL") or "").split(",") if origin.strip()
     )
@@ -368,7 +374,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         server=ServerSettings(
             host=env.text("HOST", "0.0.0.0"),  # noqa: S104 - a container's server listens on every interface
             port=env.integer("PORT", 8000, minimum=1),
-            workers=env.integer("WEB_CONCURRENCY", 1, minimum=1),
+            workers=workers,
             max_json_body=env.integer("MAX_JSON_BODY", 64 * 1024, minimum=1024),
             max_upload_body=env.integer("MAX_UPLOAD_BODY", 10 * 1024 * 1024, minimum=1024),
         ),

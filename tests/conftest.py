@@ -98,7 +98,7 @@ def redis_url(redis_service: RedisService) -> str:
 
 
 @dataclass(frozen=True)
-class TestDatabase:
+class PgDatabase:
     name: str
     primary_url: str
     replica_url: str
@@ -115,15 +115,15 @@ async def template_database(pg_cluster: ClusterPair) -> str:
 
 
 @pytest.fixture
-async def database(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[TestDatabase]:
+async def database(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[PgDatabase]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     await pg_cluster.primary.create_database(name, template=template_database)
     await pg_cluster.replica.wait_caught_up()
-    yield TestDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name))
+    yield PgDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name))
     await pg_cluster.primary.drop_database(name)
 
 
-def make_settings(database: TestDatabase, redis_url: str | None = None, **extra: str) -> Settings:
+def make_settings(database: PgDatabase, redis_url: str | None = None, **extra: str) -> Settings:
     environ = {
         "APP_ENV": "test",
         # Each test's keys live under a prefix of their own in the shared Redis.
@@ -146,7 +146,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(mode: str, database: TestDatabase, request: pytest.FixtureRequest) -> Settings:
+def settings(mode: str, database: PgDatabase, request: pytest.FixtureRequest) -> Settings:
     redis_url = request.getfixturevalue("redis_url") if mode == "redis" else None
     return make_settings(database, redis_url)
 

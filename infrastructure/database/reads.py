@@ -188,7 +188,18 @@ class ReadSide:
     async def fetchval(self, query: str, *args: Any, after_lsn: int | None = None) -> Any:
         return await self._run("fetchval", query, args, after_lsn)
 
+    def on_primary(self) -> PrimaryReads:
+        """The same interface, always on the primary: for reads that must see the latest write
+        (a user's own data right after changing it, authentication state)."""
+        return PrimaryReads(self)
+
     # -- the primary, for readiness and the write position ------------------------------------
+
+    def _primary_pool(self) -> asyncpg.Pool:
+        if self._primary is None:
+            msg = "the read side is not started"
+            raise RuntimeError(msg)
+        return self._primary
 
     async def primary_ping(self) -> float:
         """Round trip to the primary in milliseconds; raises when it is unreachable."""
@@ -208,3 +219,23 @@ class ReadSide:
                 size = pool.get_size()
                 usage[name] = (size - pool.get_idle_size(), size)
         return usage
+
+
+class PrimaryReads:
+    """``ReadConnection`` on the primary only (see :meth:`ReadSide.on_primary`)."""
+
+    __slots__ = ("_reads",)
+
+    def __init__(self, reads: ReadSide) -> None:
+        self._reads = reads
+
+    async def fetch(self, query: str, *args: Any) -> Sequence[asyncpg.Record]:
+        result: Sequence[asyncpg.Record] = await self._reads._primary_pool().fetch(query, *args)
+        return result
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        result: asyncpg.Record | None = await self._reads._primary_pool().fetchrow(query, *args)
+        return result
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._reads._primary_pool().fetchval(query, *args)

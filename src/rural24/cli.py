@@ -101,6 +101,21 @@ def seed(ads: int, seed: int, users: int | None, no_progress: bool) -> None:
     click.echo(f"seeded {report.users_created} users and {report.ads_created} ads in {report.seconds:.1f} s")
 
 
+@main.command("promote-admin")
+@click.argument("email")
+def promote_admin(email: str) -> None:
+    """Give a registered user the admin role (their current sessions end: log in again)."""
+    from rural24.admin import promote
+
+    settings = _settings()
+    try:
+        user_id = asyncio.run(promote(settings, _primary_url(settings), email))
+    except LookupError as exc:
+        click.echo(f"rural24: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{email} is now an admin (user {user_id})")
+
+
 # advanced-alchemy's migration commands (upgrade, downgrade, revision, history …) under
 # `rural24 database`, pointed at our config by default.
 _database = get_alchemy_group()

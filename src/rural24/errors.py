@@ -14,9 +14,21 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
 
+from domain.accounts.errors import AccountError, EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
+
 logger = logging.getLogger("rural24.errors")
 
+_ACCOUNT_STATUS: dict[type[AccountError], int] = {
+    EmailTaken: 409,
+    InvalidCredentials: 401,
+    UserNotFound: 404,
+    InvalidAccountData: 422,
+}
+
 PROBLEM_JSON = "application/problem+json"
+
+
+_UNKNOWN_FIELD = "Object contains unknown field"
 
 
 def _title(status: int) -> str:
@@ -47,8 +59,13 @@ def to_problem(exc: HTTPException) -> ProblemDetailsException:
     detail = exc.detail if exc.detail and exc.detail != _title(status) else ""
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException):
-        extra["errors"] = _field_errors(exc.extra)
+        errors = _field_errors(exc.extra)
+        extra["errors"] = errors
         detail = detail or "The request is not valid."
+        if any(e["message"].startswith(_UNKNOWN_FIELD) for e in errors):
+            # A field the caller may not set (role, status, owner …): refused, not ignored.
+            status = 422
+            detail = "The body sets fields that cannot be set here."
     elif isinstance(exc.extra, dict):
         extra.update(exc.extra)
     return ProblemDetailsException(
@@ -70,4 +87,22 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         {"status": 500, "title": "Internal Server Error", "detail": "Something went wrong on our side."},
         status_code=500,
         media_type=PROBLEM_JSON,
+    )
+
+
+def account_error_handler(request: Request[Any, Any, Any], exc: AccountError) -> Response[dict[str, Any]]:
+    status = _ACCOUNT_STATUS.get(type(exc), 400)
+    body: dict[str, Any] = {"status": status, "title": _title(status), "detail": exc.detail}
+    if isinstance(exc, InvalidAccountData):
+        body["errors"] = [{"field": exc.field, "message": exc.detail, "source": "body"}]
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def session_store_down_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.warning("session store unavailable: %s", exc)
+    return Response(
+        {"status": 503, "title": "Service Unavailable", "detail": "Sessions cannot be checked right now; retry."},
+        status_code=503,
+        media_type=PROBLEM_JSON,
+        headers={"Retry-After": "5"},
     )

@@ -13,24 +13,34 @@ from litestar.di import Provide
 from litestar.logging.config import StructLoggingConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
+from litestar.stores.registry import StoreRegistry
 
+from domain.accounts.errors import AccountError
 from infrastructure.cache import QueryCache
 from infrastructure.database.embedded import resolve_primary_url
 from infrastructure.database.primary import primary_config
 from infrastructure.database.reads import ReadSide
+from infrastructure.jobs import JobQueue, build_queue
 from infrastructure.metrics import ReadSideCollector, count_cache_lookup, register_collector
 from infrastructure.redis import RedisConnection
+from infrastructure.sessions import DenyListSessions, RedisSessions, SessionRegistry, SessionStoreUnavailable
 from infrastructure.settings import Settings, get_settings
 from infrastructure.stores import build_store_registry
 from rural24 import __version__
+from rural24.auth import Authenticator
+from rural24.controllers.accounts import AdminUsersController, AuthController, MeController, UsersController
 from rural24.controllers.catalog import CatalogController
 from rural24.controllers.health import HealthController
-from rural24.errors import internal_error_handler, problem_details_config
+from rural24.errors import (
+    account_error_handler,
+    internal_error_handler,
+    problem_details_config,
+    session_store_down_handler,
+)
 from rural24.state import Services, provide_services
 
 API_DESCRIPTION = """
@@ -78,13 +88,28 @@ class AppPlugin(InitPluginProtocol):
             read_side=read_side,
             query_cache=QueryCache(stores.get("cache"), on_lookup=count_cache_lookup),
             redis=redis,
+            authenticator=Authenticator(
+                settings.session.jwt_secret, settings.session.ttl, _session_registry(settings, redis, stores, read_side)
+            ),
+            jobs=JobQueue(build_queue(settings, primary_url)),
         )
         prometheus = PrometheusConfig(app_name=settings.app.name, prefix=settings.app.name, group_path=True)
 
         app_config.debug = False
         app_config.state["services"] = services
         app_config.stores = stores
-        app_config.route_handlers.extend([HealthController, CatalogController, MetricsController, ApiMetricsController])
+        app_config.route_handlers.extend(
+            [
+                HealthController,
+                CatalogController,
+                AuthController,
+                MeController,
+                UsersController,
+                AdminUsersController,
+                MetricsController,
+                ApiMetricsController,
+            ]
+        )
         app_config.dependencies["services"] = Provide(provide_services, sync_to_thread=False)
         app_config.plugins.extend(
             [
@@ -92,7 +117,8 @@ class AppPlugin(InitPluginProtocol):
                 ProblemDetailsPlugin(problem_details_config()),
                 StructlogPlugin(
                     StructlogConfig(
-                        structlog_logging_config=StructLoggingConfig(log_exceptions="always"),
+                        # 500s are logged by our own handler; expected 4xx need no traceback
+                        structlog_logging_config=StructLoggingConfig(log_exceptions="debug"),
                         enable_middleware_logging=False,  # granian's access log covers requests, cheaper
                     )
                 ),
@@ -101,6 +127,8 @@ class AppPlugin(InitPluginProtocol):
         app_config.middleware.append(prometheus.middleware)
         # --- rate limiting (wired here) ---
         app_config.exception_handlers[Exception] = internal_error_handler
+        app_config.exception_handlers[AccountError] = account_error_handler
+        app_config.exception_handlers[SessionStoreUnavailable] = session_store_down_handler
         app_config.request_max_body_size = settings.server.max_json_body
         if settings.app.frontend_urls:
             app_config.cors_config = CORSConfig(
@@ -124,14 +152,10 @@ class AppPlugin(InitPluginProtocol):
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
             use_handler_docstrings=True,
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
-                }
-            ),
         )
         app_config.lifespan.append(_lifespan)
-        return app_config
+        # JWT auth last: it adds its middleware and its security scheme to the OpenAPI config above.
+        return services.authenticator.jwt.on_app_init(app_config)
 
 
 @asynccontextmanager
@@ -143,6 +167,26 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await services.jobs.disconnect()
         await services.read_side.close()
         if services.redis is not None:
             await services.redis.close()
+
+
+def _session_registry(
+    settings: Settings, redis: RedisConnection | None, stores: StoreRegistry, read_side: ReadSide
+) -> SessionRegistry:
+    if settings.session.strategy == "redis":
+        assert redis is not None  # settings refuse SESSION_STRATEGY=redis without Redis
+        return RedisSessions(redis.client, settings.app.name, settings.session.ttl)
+
+    async def valid_after(user_id: str) -> int | None:
+        row = await read_side.on_primary().fetchrow(
+            "SELECT sessions_valid_after FROM users WHERE id = $1::uuid", user_id
+        )
+        if row is None:
+            return None
+        return 0 if row[0] is None else int(row[0].timestamp() * 1000)
+
+    mark_ttl = settings.session.ttl if redis is not None else 60
+    return DenyListSessions(stores.get("sessions"), valid_after, mark_ttl)

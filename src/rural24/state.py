@@ -8,8 +8,10 @@ from litestar.datastructures import State
 
 from infrastructure.cache import QueryCache
 from infrastructure.database.reads import ReadSide
+from infrastructure.jobs import JobQueue
 from infrastructure.redis import RedisConnection
 from infrastructure.settings import Settings
+from rural24.auth import Authenticator
 
 
 @dataclass(slots=True)
@@ -18,6 +20,8 @@ class Services:
     read_side: ReadSide
     query_cache: QueryCache
     redis: RedisConnection | None
+    authenticator: Authenticator
+    jobs: JobQueue
 
     @classmethod
     def of(cls, state: State) -> Services:

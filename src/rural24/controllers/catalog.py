@@ -16,6 +16,7 @@ from domain.catalog.queries import (
     list_categories,
     list_provinces,
 )
+from rural24.auth import PUBLIC
 from rural24.state import Services
 
 _encoder = msgspec.json.Encoder()
@@ -27,6 +28,7 @@ def _cached_json(body: bytes, cached: bool) -> Response[bytes]:
 
 class CatalogController(Controller):
     tags = ["catalog"]
+    opt = PUBLIC
 
     @get(
         "/api/categories",

@@ -1,0 +1,112 @@
+"""Authentication: Litestar's JWT auth (pyjwt, HS256 only) backed by our session registry.
+
+Every token carries ``sub`` (user id), ``exp``, ``iat``, ``jti`` (its session id), ``role`` and
+``iat_ms`` (issue time in milliseconds, so a logout-all and a new login in the same second stay
+ordered). The signature proves who issued it; the session registry says whether it still counts.
+Roles may travel in tokens because every role change ends the user's sessions.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Any, Literal
+
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
+
+from infrastructure.sessions import SessionRegistry, now_ms
+
+PUBLIC = {"public": True}
+"""Route ``opt``: no authentication at all."""
+AUTH_OPTIONAL = {"auth_optional": True}
+"""Route ``opt``: a valid token identifies the caller; no token means anonymous."""
+
+
+class CurrentUser(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    role: Literal["user", "admin"]
+    token_id: str
+    expires_at: int
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class IssuedToken(msgspec.Struct, frozen=True):
+    token: str
+    token_id: str
+    expires_at: int
+
+
+class OptionalJWTMiddleware(JWTAuthenticationMiddleware):
+    """Lets anonymous callers through on ``auth_optional`` routes; a token that is present must
+    still be valid (a bad token is a 401, never silently anonymous)."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        if not connection.headers.get(self.auth_header) and connection.route_handler.opt.get("auth_optional"):
+            return AuthenticationResult(user=None, auth=None)
+        return await super().authenticate_request(connection)
+
+
+class Authenticator:
+    """Issues tokens and resolves them to a :class:`CurrentUser` on every request."""
+
+    def __init__(self, secret: str, ttl: int, sessions: SessionRegistry) -> None:
+        self.sessions = sessions
+        self.ttl = ttl
+        self.jwt = JWTAuth[CurrentUser, Token](
+            token_secret=secret,
+            algorithm="HS256",
+            retrieve_user_handler=self._current_user,
+            exclude_opt_key="public",
+            exclude=["^/schema", "^/metrics", "^/api/metrics", "^/api/health"],
+            default_token_expiration=timedelta(seconds=ttl),
+            require_claims=["exp", "iat", "jti", "sub"],
+            authentication_middleware_class=OptionalJWTMiddleware,
+            description="`Authorization: Bearer <token>` from register or login; lasts SESSION_TTL (7 days).",
+        )
+
+    async def issue(self, user_id: uuid.UUID, role: str) -> IssuedToken:
+        token_id = str(uuid.uuid4())
+        expires_at = int(time.time()) + self.ttl
+        token = self.jwt.create_token(
+            identifier=str(user_id),
+            token_expiration=timedelta(seconds=self.ttl),
+            token_unique_jwt_id=token_id,
+            token_extras={"role": role, "iat_ms": now_ms()},
+        )
+        await self.sessions.open(str(user_id), token_id, expires_at)
+        return IssuedToken(token, token_id, expires_at)
+
+    async def _current_user(self, token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+        role = token.extras.get("role")
+        issued_at_ms = token.extras.get("iat_ms")
+        if role not in ("user", "admin") or not isinstance(issued_at_ms, int) or not isinstance(token.jti, str):
+            return None
+        try:
+            user_id = uuid.UUID(token.sub)
+        except ValueError:
+            return None
+        if not await self.sessions.is_live(token.sub, token.jti, issued_at_ms):
+            return None
+        return CurrentUser(user_id, role, token.jti, int(token.exp.timestamp()))
+
+
+def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
+    user = connection.scope.get("user")
+    if not isinstance(user, CurrentUser):
+        raise NotAuthorizedException("authentication required")
+    return user
+
+
+def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: admins only (403 for everyone else)."""
+    if not current_user(connection).is_admin:
+        raise PermissionDeniedException("admins only")

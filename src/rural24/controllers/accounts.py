@@ -1,0 +1,211 @@
+"""Accounts and sessions (API.md: Accounts and sessions)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from advanced_alchemy.extensions.litestar.providers import create_service_provider
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.accounts.commands import (
+    BlockUser,
+    EndAllSessions,
+    LogIn,
+    ProfileChanges,
+    RegisterUser,
+    UpdateProfile,
+    block_user,
+    end_all_sessions,
+    log_in,
+    register_user,
+    update_profile,
+)
+from domain.accounts.models import User
+from domain.accounts.queries import (
+    GetProfile,
+    GetSellerProfile,
+    Profile,
+    SellerProfile,
+    UserSummary,
+    get_profile,
+    get_seller_profile,
+)
+from domain.accounts.services import UserService
+from domain.shared.structs import CamelStruct
+from infrastructure.sessions import now_ms
+from rural24.auth import AUTH_OPTIONAL, PUBLIC, CurrentUser, current_user, requires_admin
+from rural24.state import Services
+
+logger = logging.getLogger("rural24.accounts")
+
+PRIVATE = {"Cache-Control": "private, no-store"}
+
+
+class AuthResult(CamelStruct):
+    token: str
+    expires_at: datetime
+    user: UserSummary
+
+
+def _summary(user: User) -> UserSummary:
+    return UserSummary(user.id, user.email, user.name, user.role)  # type: ignore[arg-type]
+
+
+async def _issue(services: Services, user: User) -> AuthResult:
+    issued = await services.authenticator.issue(user.id, user.role)
+    return AuthResult(issued.token, datetime.fromtimestamp(issued.expires_at, UTC), _summary(user))
+
+
+provide_users = create_service_provider(UserService)
+
+
+def provide_current_user(request: Request[Any, Any, Any]) -> CurrentUser:
+    return current_user(request)
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["accounts"]
+    dependencies = {"users": Provide(provide_users)}
+
+    @post(
+        "/register",
+        opt=PUBLIC,
+        status_code=HTTP_201_CREATED,
+        summary="Open an account",
+        description="201 with a session token; 409 when the email is taken; 422 when a rule fails "
+        "(password under 10 characters, unknown province, fields that cannot be set such as `role`). "
+        "A welcome email is sent in the background.",
+    )
+    async def register(
+        self,
+        data: JSONBody[RegisterUser],
+        users: NamedDependency[UserService],
+        db_session: NamedDependency[AsyncSession],
+        services: NamedDependency[Services],
+    ) -> Response[AuthResult]:
+        user = await register_user(data, users)
+        await db_session.commit()
+        await services.jobs.enqueue("send_welcome_email", key=f"welcome:{user.id}", user_id=str(user.id))
+        return Response(await _issue(services, user), status_code=HTTP_201_CREATED, headers=PRIVATE)
+
+    @post(
+        "/login",
+        opt=PUBLIC,
+        status_code=HTTP_200_OK,
+        summary="Log in",
+        description="401 with the same body whether the email exists or not. Limited per IP and per "
+        "email (`RATE_LIMIT_LOGIN`): 429 with `Retry-After` beyond.",
+    )
+    async def login(
+        self,
+        data: JSONBody[LogIn],
+        users: NamedDependency[UserService],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> Response[AuthResult]:
+        user = await log_in(data, users)
+        return Response(await _issue(services, user), headers=PRIVATE)
+
+    @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="Log out this token")
+    async def logout(self, request: Request[Any, Any, Any], services: NamedDependency[Services]) -> None:
+        me = current_user(request)
+        await services.authenticator.sessions.revoke(str(me.id), me.token_id, me.expires_at)
+
+    @post("/logout-all-devices", status_code=HTTP_204_NO_CONTENT, summary="Log out every session of the user")
+    async def logout_all_devices(
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        db_session: NamedDependency[AsyncSession],
+        services: NamedDependency[Services],
+    ) -> None:
+        me = current_user(request)
+        at = now_ms()
+        await end_all_sessions(EndAllSessions(user_id=me.id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
+        await db_session.commit()
+        await services.authenticator.sessions.revoke_all(str(me.id), at)
+
+
+class MeController(Controller):
+    path = "/api/me"
+    tags = ["accounts"]
+    dependencies = {"users": Provide(provide_users)}
+
+    @get("/", summary="Own profile", description="Always fresh (read on the primary). `private, no-store`.")
+    async def me(self, request: Request[Any, Any, Any], services: NamedDependency[Services]) -> Response[Profile]:
+        profile = await get_profile(GetProfile(user_id=current_user(request).id), services.read_side.on_primary())
+        if profile is None:
+            raise NotFoundException("user not found")
+        return Response(profile, headers=PRIVATE)
+
+    @patch(
+        "/",
+        summary="Change own profile",
+        description="`name`, `phone`, `province` only. `role` and `email` cannot be changed here (422).",
+    )
+    async def update_me(
+        self,
+        data: JSONBody[ProfileChanges],
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        db_session: NamedDependency[AsyncSession],
+        services: NamedDependency[Services],
+    ) -> Response[Profile]:
+        me = current_user(request)
+        await update_profile(UpdateProfile(user_id=me.id, changes=data), users)
+        await db_session.commit()
+        profile = await get_profile(GetProfile(user_id=me.id), services.read_side.on_primary())
+        assert profile is not None
+        return Response(profile, headers=PRIVATE)
+
+
+class UsersController(Controller):
+    path = "/api/users"
+    tags = ["accounts"]
+
+    @get(
+        "/{user_id:uuid}",
+        opt=AUTH_OPTIONAL,
+        summary="Public seller profile",
+        description="404 for unknown or blocked users. `activeAds` counts the ads a buyer can find.",
+    )
+    async def seller(self, user_id: FromPath[UUID], services: NamedDependency[Services]) -> SellerProfile:
+        profile = await get_seller_profile(GetSellerProfile(user_id=user_id), services.read_side)
+        if profile is None:
+            raise NotFoundException("user not found")
+        return profile
+
+
+class AdminUsersController(Controller):
+    path = "/api/admin/users"
+    tags = ["admin"]
+    guards = [requires_admin]
+    dependencies = {"users": Provide(provide_users)}
+
+    @post(
+        "/{user_id:uuid}/block",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Block a user",
+        description="Every session of the user dies at once, login is refused, and their ads leave search.",
+    )
+    async def block(
+        self,
+        user_id: FromPath[UUID],
+        users: NamedDependency[UserService],
+        db_session: NamedDependency[AsyncSession],
+        services: NamedDependency[Services],
+    ) -> None:
+        at = now_ms()
+        await block_user(BlockUser(user_id=user_id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
+        await db_session.commit()
+        await services.authenticator.sessions.revoke_all(str(user_id), at)
+        logger.info("user %s blocked", user_id)
