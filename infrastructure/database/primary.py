@@ -51,6 +51,8 @@ def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfi
         before_send_handler="autocommit",
         alembic_config=_alembic_config(),
         create_all=False,
+        # our problem+json handler maps repository errors (rural24.errors), not the plugin's
+        set_default_exception_handler=False,
     )
 
 

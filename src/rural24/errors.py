@@ -10,6 +10,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from advanced_alchemy.exceptions import DuplicateKeyError, IntegrityError, NotFoundError, RepositoryError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
@@ -105,4 +106,17 @@ def session_store_down_handler(request: Request[Any, Any, Any], exc: Exception) 
         status_code=503,
         media_type=PROBLEM_JSON,
         headers={"Retry-After": "5"},
+    )
+
+
+def repository_error_handler(request: Request[Any, Any, Any], exc: RepositoryError) -> Response[dict[str, Any]]:
+    """advanced-alchemy's errors: a missing row is 404, a conflicting one 409, anything else is ours."""
+    if isinstance(exc, NotFoundError):
+        status, detail = 404, "not found"
+    elif isinstance(exc, IntegrityError | DuplicateKeyError):
+        status, detail = 409, "this conflicts with existing data"
+    else:
+        return internal_error_handler(request, exc)
+    return Response(
+        {"status": status, "title": _title(status), "detail": detail}, status_code=status, media_type=PROBLEM_JSON
     )

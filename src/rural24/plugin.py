@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from advanced_alchemy.exceptions import RepositoryError
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -19,6 +20,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.stores.registry import StoreRegistry
 
+import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
 from domain.accounts.errors import AccountError
 from infrastructure.cache import QueryCache
 from infrastructure.database.embedded import resolve_primary_url
@@ -39,6 +41,7 @@ from rural24.errors import (
     account_error_handler,
     internal_error_handler,
     problem_details_config,
+    repository_error_handler,
     session_store_down_handler,
 )
 from rural24.state import Services, provide_services
@@ -128,6 +131,7 @@ class AppPlugin(InitPluginProtocol):
         # --- rate limiting (wired here) ---
         app_config.exception_handlers[Exception] = internal_error_handler
         app_config.exception_handlers[AccountError] = account_error_handler
+        app_config.exception_handlers[RepositoryError] = repository_error_handler
         app_config.exception_handlers[SessionStoreUnavailable] = session_store_down_handler
         app_config.request_max_body_size = settings.server.max_json_body
         if settings.app.frontend_urls:

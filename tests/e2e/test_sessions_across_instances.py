@@ -1,0 +1,103 @@
+"""Two real API processes sharing one Redis: a logout or a block through one instance is
+effective on the other on the very next request."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.e2e.processes import Process, free_port
+
+PASSWORD = "girasol-2026-cosecha"
+
+
+@pytest.fixture(params=["redis", "jwt"])
+def instances(request: pytest.FixtureRequest, database: Any, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    env = {
+        "APP_ENV": "test",
+        "APP_NAME": f"rural24-e2e-{uuid.uuid4().hex[:6]}",
+        "DATABASE_URL": database.primary_url,
+        "REDIS_ENABLED": "true",
+        "REDIS_URL": request.getfixturevalue("redis_url"),
+        "SESSION_STRATEGY": str(request.param),
+        "JWT_SECRET": "e2e-secret-" + "z" * 40,
+        "HOST": "127.0.0.1",
+        "DB_POOL_SIZE": "2",
+    }
+    processes = []
+    urls = []
+    try:
+        for name in ("a", "b"):
+            port = free_port()
+            process = Process(["serve"], env | {"PORT": str(port)}, tmp_path / f"{name}.log")
+            processes.append(process)
+            urls.append(f"http://127.0.0.1:{port}")
+        for process, url in zip(processes, urls, strict=True):
+            process.wait_http(f"{url}/api/health")
+        yield urls[0], urls[1]
+    finally:
+        for process in processes:
+            process.stop()
+
+
+async def _register(client: httpx.AsyncClient, base: str) -> dict[str, Any]:
+    email = f"{uuid.uuid4().hex[:8]}@estancia.com.ar"
+    response = await client.post(
+        f"{base}/api/auth/register", json={"email": email, "password": PASSWORD, "name": "Rosa"}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _login(client: httpx.AsyncClient, base: str, email: str) -> str:
+    response = await client.post(f"{base}/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_logout_on_one_instance_is_seen_by_the_other(instances: tuple[str, str]) -> None:
+    a, b = instances
+    async with httpx.AsyncClient(timeout=10) as client:
+        user = await _register(client, a)
+        token = user["token"]
+        assert (await client.get(f"{b}/api/me", headers=_auth(token))).status_code == 200
+        assert (await client.post(f"{a}/api/auth/logout", headers=_auth(token))).status_code == 204
+        assert (await client.get(f"{b}/api/me", headers=_auth(token))).status_code == 401
+
+        phone = await _login(client, b, user["user"]["email"])
+        laptop = await _login(client, a, user["user"]["email"])
+        assert (await client.post(f"{b}/api/auth/logout-all-devices", headers=_auth(phone))).status_code == 204
+        assert (await client.get(f"{a}/api/me", headers=_auth(laptop))).status_code == 401
+
+
+async def test_block_on_one_instance_is_seen_by_the_other(instances: tuple[str, str], database: Any) -> None:
+    a, b = instances
+    async with httpx.AsyncClient(timeout=10) as client:
+        admin = await _register(client, a)
+        connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
+        try:
+            await connection.execute("UPDATE users SET role = 'admin' WHERE id = $1::uuid", admin["user"]["id"])
+        finally:
+            await connection.close()
+        admin_token = await _login(client, a, admin["user"]["email"])
+
+        victim = await _register(client, b)
+        victim_token = victim["token"]
+        assert (await client.get(f"{b}/api/me", headers=_auth(victim_token))).status_code == 200
+        blocked = await client.post(f"{a}/api/admin/users/{victim['user']['id']}/block", headers=_auth(admin_token))
+        assert blocked.status_code == 204
+        assert (await client.get(f"{b}/api/me", headers=_auth(victim_token))).status_code == 401
+        login = await client.post(f"{b}/api/auth/login", json={"email": victim["user"]["email"], "password": PASSWORD})
+        assert login.status_code == 401
