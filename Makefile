@@ -39,7 +39,7 @@ seed: .venv/.synced
 	.venv/bin/rural24 seed --ads 100000 --seed 24
 
 bench: .venv/.synced
-	.venv/bin/python bench/seed_bench.py
+	.venv/bin/python bench/auth_bench.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

@@ -105,3 +105,11 @@ def test_every_variable_read_is_documented() -> None:
     read = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
     assert read, "the loader reads no variable?"
     assert read <= set(KNOWN_VARIABLES), read - set(KNOWN_VARIABLES)
+
+
+def test_the_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    readme = Path(__file__).parents[2].joinpath("README.md").read_text()
+    missing = [name for name in KNOWN_VARIABLES if f"| `{name}` |" not in readme]
+    assert missing == []
