@@ -24,22 +24,28 @@ class QueryCache:
 
     async def get_or_load(self, key: str, ttl: int, load: Callable[[], Awaitable[bytes]]) -> tuple[bytes, bool]:
         """``(body, cached)``. A store that fails (Redis down) degrades to a load, never to an error."""
-        name = key.split(":", 1)[0]
+        cached = await self.peek(key)
+        if cached is not None:
+            return cached, True
+        body = await load()
+        await self.put(key, body, ttl)
+        return body, False
+
+    async def peek(self, key: str) -> bytes | None:
+        """The cached bytes (counted as a hit or a miss), or ``None``; a failing store is a miss."""
         try:
             cached = await self._store.get(key)
-        except Exception as exc:  # a cache is an optimisation: any store failure means "miss"
-            logger.warning("cache read failed for %s: %s", name, exc)
+        except Exception as exc:
+            logger.warning("cache read failed for %s: %s", key.split(":", 1)[0], exc)
             cached = None
-        if cached is not None:
-            self._count(name, hit=True)
-            return cached, True
-        self._count(name, hit=False)
-        body = await load()
+        self._count(key.split(":", 1)[0], hit=cached is not None)
+        return cached
+
+    async def put(self, key: str, body: bytes, ttl: int) -> None:
         try:
             await self._store.set(key, body, expires_in=ttl)
         except Exception as exc:
-            logger.warning("cache write failed for %s: %s", name, exc)
-        return body, False
+            logger.warning("cache write failed for %s: %s", key.split(":", 1)[0], exc)
 
     async def forget(self, key: str) -> None:
         try:

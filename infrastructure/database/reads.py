@@ -229,13 +229,13 @@ class PrimaryReads:
     def __init__(self, reads: ReadSide) -> None:
         self._reads = reads
 
-    async def fetch(self, query: str, *args: Any) -> Sequence[asyncpg.Record]:
+    async def fetch(self, query: str, *args: Any, after_lsn: int | None = None) -> Sequence[asyncpg.Record]:
         result: Sequence[asyncpg.Record] = await self._reads._primary_pool().fetch(query, *args)
         return result
 
-    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+    async def fetchrow(self, query: str, *args: Any, after_lsn: int | None = None) -> asyncpg.Record | None:
         result: asyncpg.Record | None = await self._reads._primary_pool().fetchrow(query, *args)
         return result
 
-    async def fetchval(self, query: str, *args: Any) -> Any:
+    async def fetchval(self, query: str, *args: Any, after_lsn: int | None = None) -> Any:
         return await self._reads._primary_pool().fetchval(query, *args)

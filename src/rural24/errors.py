@@ -16,6 +16,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
 
 from domain.accounts.errors import AccountError, EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
+from domain.ads.errors import AdError, InvalidAd
+from domain.ads.queries import SearchRejected
 
 logger = logging.getLogger("rural24.errors")
 
@@ -120,3 +122,20 @@ def repository_error_handler(request: Request[Any, Any, Any], exc: RepositoryErr
     return Response(
         {"status": status, "title": _title(status), "detail": detail}, status_code=status, media_type=PROBLEM_JSON
     )
+
+
+def ad_error_handler(request: Request[Any, Any, Any], exc: AdError) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"status": exc.status, "title": _title(exc.status), "detail": exc.detail}
+    if isinstance(exc, InvalidAd):
+        body["errors"] = [{"field": exc.field, "message": exc.detail, "source": "body"}]
+    return Response(body, status_code=exc.status, media_type=PROBLEM_JSON)
+
+
+def search_rejected_handler(request: Request[Any, Any, Any], exc: SearchRejected) -> Response[dict[str, Any]]:
+    body = {
+        "status": 422,
+        "title": _title(422),
+        "detail": exc.detail,
+        "errors": [{"field": exc.field, "message": exc.detail, "source": "query"}],
+    }
+    return Response(body, status_code=422, media_type=PROBLEM_JSON)

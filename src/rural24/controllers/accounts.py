@@ -13,6 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.accounts.commands import (
@@ -40,6 +41,8 @@ from domain.accounts.queries import (
 )
 from domain.accounts.services import UserService
 from domain.shared.structs import CamelStruct
+from infrastructure.database.reads import lsn_to_int
+from infrastructure.generations import SEARCH, ad_generation
 from infrastructure.sessions import now_ms
 from rural24.auth import AUTH_OPTIONAL, PUBLIC, CurrentUser, current_user, requires_admin
 from rural24.state import Services
@@ -208,4 +211,9 @@ class AdminUsersController(Controller):
         await block_user(BlockUser(user_id=user_id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
         await db_session.commit()
         await services.authenticator.sessions.revoke_all(str(user_id), at)
+        # their ads leave search and detail at once
+        lsn = await db_session.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
+        ads = (await db_session.scalars(text("SELECT id FROM ads WHERE owner_id = :id"), {"id": user_id})).all()
+        await db_session.commit()
+        await services.generations.bump(lsn_to_int(str(lsn)), SEARCH, *(ad_generation(ad) for ad in ads))
         logger.info("user %s blocked", user_id)

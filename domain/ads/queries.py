@@ -1,0 +1,525 @@
+"""Read side of ads: queries, read models shaped for the screens, SQL straight into Structs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+from domain.catalog.queries import CategoryRead
+from domain.shared.ports import ReadConnection, Row
+from domain.shared.structs import CamelStruct, ReadModel
+from domain.shared.text import fold_accents
+
+MediaUrl = Callable[[str], str]
+"""Media key → public URL (the media storage decides)."""
+
+MAX_PAGE_SIZE = 50
+MAX_QUERY_LENGTH = 200
+MAX_PAGE = 200  # deep OFFSET pages cost the database; the cursor has no such limit
+
+SortOrder = Literal["recent", "price_asc", "price_desc", "relevance"]
+
+
+# -- read models ------------------------------------------------------------------------------
+
+
+class CategoryRef(ReadModel):
+    id: UUID
+    slug: str
+    name: str
+
+
+class SellerRef(ReadModel):
+    id: UUID
+    name: str
+
+
+class AdSummary(ReadModel):
+    """One search result (and one row of the own-ads and favorites lists)."""
+
+    id: UUID
+    title: str
+    price: Decimal | None
+    currency: str
+    province: str
+    locality: str
+    category: CategoryRef
+    thumbnail_url: str | None
+    is_featured: bool
+    created_at: datetime
+    seller: SellerRef
+
+
+class OwnAdSummary(ReadModel):
+    """``GET /api/me/ads``: every status, with what the owner needs to manage the ad."""
+
+    id: UUID
+    title: str
+    price: Decimal | None
+    currency: str
+    province: str
+    locality: str
+    category: CategoryRef
+    thumbnail_url: str | None
+    is_featured: bool
+    status: str
+    suspended: bool
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class AdImageRead(ReadModel):
+    id: UUID
+    status: Literal["processing", "ready", "failed"]
+    urls: dict[str, str]
+    """Width (``"1200"``, ``"400"``) → URL of the optimized WebP; empty until ready."""
+
+
+class SellerSummary(ReadModel):
+    id: UUID
+    name: str
+    province: str | None
+    member_since: datetime
+
+
+class AdDetail(ReadModel):
+    """``GET /api/ads/{id}``. ``deleted`` and ``suspended`` only ever show to the owner and admins."""
+
+    id: UUID
+    title: str
+    description: str
+    price: Decimal | None
+    currency: str
+    province: str
+    locality: str
+    condition: str | None
+    status: str
+    is_featured: bool
+    category: CategoryRef
+    seller: SellerSummary
+    images: list[AdImageRead]
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool
+    suspended: bool
+
+
+class SearchPage(ReadModel):
+    results: list[AdSummary]
+    page: int
+    page_size: int
+    next_cursor: str | None
+
+
+class VisibleAd(msgspec.Struct, frozen=True):
+    """A detail and who may see it: the app decides public/private answers from this."""
+
+    detail: AdDetail
+    revision: int
+    owner_id: UUID
+    public: bool
+
+
+# -- queries ------------------------------------------------------------------------------------
+
+
+class SearchAds(CamelStruct, forbid_unknown_fields=True, omit_defaults=True):
+    """``GET /api/ads/search`` parameters, normalised so that equivalent searches share a cache entry."""
+
+    q: str | None = None
+    category: str | None = None
+    province: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    currency: Literal["ARS", "USD"] | None = None
+    condition: Literal["new", "used"] | None = None
+    sort: SortOrder = "recent"
+    page: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = 1
+    page_size: Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE
+    cursor: str | None = None
+
+
+class SearchRejected(ValueError):
+    """A search that cannot be run as asked (422): ``field`` names the parameter."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.detail = detail
+
+
+class CategoryTree:
+    """The catalog's categories indexed for search: a slug or id → the ids it covers."""
+
+    def __init__(self, categories: Sequence[CategoryRead]) -> None:
+        self._by_key: dict[str, CategoryRead] = {}
+        self._children: dict[UUID, list[UUID]] = {}
+        for category in categories:
+            self._by_key[category.slug] = category
+            self._by_key[str(category.id)] = category
+            if category.parent_id is not None:
+                self._children.setdefault(category.parent_id, []).append(category.id)
+
+    def resolve(self, key: str) -> UUID | None:
+        """A slug or id → the category's id (``None`` when unknown)."""
+        category = self._by_key.get(key.strip().lower())
+        return None if category is None else category.id
+
+    def covering(self, key: str) -> list[UUID] | None:
+        """The category and its sub-categories, or ``None`` when unknown."""
+        category = self._by_key.get(key.strip().lower())
+        if category is None:
+            return None
+        ids = [category.id]
+        stack = list(self._children.get(category.id, []))
+        while stack:
+            child = stack.pop()
+            ids.append(child)
+            stack.extend(self._children.get(child, []))
+        return sorted(ids)
+
+
+def normalise_search(query: SearchAds, categories: CategoryTree, provinces: frozenset[str]) -> SearchAds:
+    """Validate and canonicalise; raise :class:`SearchRejected` for what cannot be run."""
+    q = " ".join(fold_accents(query.q).split()) if query.q else None
+    if q is not None and len(q) > MAX_QUERY_LENGTH:
+        raise SearchRejected("q", f"q takes at most {MAX_QUERY_LENGTH} characters")
+    category = None
+    if query.category:
+        category_id = categories.resolve(query.category)
+        if category_id is None:
+            raise SearchRejected("category", f"unknown category {query.category!r}")
+        category = str(category_id)  # slug or id: one cache entry
+    province = query.province.strip().lower() if query.province else None
+    if province is not None and province not in provinces:
+        raise SearchRejected("province", f"unknown province code {province!r}")
+    for name, bound in (("minPrice", query.min_price), ("maxPrice", query.max_price)):
+        if bound is not None and (not bound.is_finite() or bound < 0):
+            raise SearchRejected(name, f"{name} must be a positive amount")
+    if (query.min_price is not None or query.max_price is not None) and query.currency is None:
+        raise SearchRejected("currency", "minPrice and maxPrice compare prices within one currency: add currency")
+    if query.min_price is not None and query.max_price is not None and query.min_price > query.max_price:
+        raise SearchRejected("minPrice", "minPrice is above maxPrice")
+    if query.sort == "relevance" and not q:
+        raise SearchRejected("sort", "sort=relevance needs q")
+    sort: SortOrder = query.sort
+    if query.cursor is not None:
+        _decode_cursor(query.cursor, sort)  # reject a bad cursor before it reaches the cache key
+    return SearchAds(
+        q=q or None,
+        category=category,
+        province=province,
+        min_price=query.min_price,
+        max_price=query.max_price,
+        currency=query.currency,
+        condition=query.condition,
+        sort=sort,
+        page=1 if query.cursor else query.page,
+        page_size=query.page_size,
+        cursor=query.cursor,
+    )
+
+
+def cache_key(query: SearchAds) -> bytes:
+    """Canonical bytes of a normalised search (defaults omitted, fixed field order)."""
+    return msgspec.json.encode(query)
+
+
+# Keyset cursors: the sort key of the last row, opaque to clients (urlsafe base64 of JSON).
+
+
+def _encode_cursor(sort: SortOrder, row: Row) -> str:
+    if sort == "recent":
+        values: list[Any] = [bool(row["is_featured"]), row["created_at"].isoformat(), str(row["id"])]
+    elif sort == "relevance":
+        values = [float(row["rank"]), str(row["id"])]
+    else:
+        price = row["price"]
+        values = [None if price is None else str(price), str(row["id"])]
+    return base64.urlsafe_b64encode(msgspec.json.encode([sort, *values])).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: SortOrder) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        decoded = msgspec.json.decode(raw)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise SearchRejected("cursor", "not a cursor from a previous page") from None
+    if not isinstance(decoded, list) or not decoded or decoded[0] != sort:
+        raise SearchRejected("cursor", "the cursor belongs to another sort order")
+    values: list[Any] = decoded[1:]
+    try:
+        if sort == "recent":
+            return [bool(values[0]), datetime.fromisoformat(values[1]), UUID(values[2])]
+        if sort == "relevance":
+            return [float(values[0]), UUID(values[1])]
+        return [None if values[0] is None else Decimal(values[0]), UUID(values[1])]
+    except (IndexError, TypeError, ValueError, ArithmeticError):
+        raise SearchRejected("cursor", "not a cursor from a previous page") from None
+
+
+# Only what anyone may see; every search index is partial on the first three conditions.
+_LIVE = (
+    "a.status = 'active' AND a.deleted_at IS NULL AND a.suspended_at IS NULL "
+    "AND a.expires_at > now() AND u.blocked_at IS NULL"
+)
+
+_SUMMARY_COLUMNS = """
+a.id, a.title, a.price, a.currency, a.province_code, a.locality,
+c.id AS category_id, c.slug AS category_slug, c.name AS category_name,
+(SELECT i.sizes->>'400' FROM ad_images i
+  WHERE i.ad_id = a.id AND i.status = 'ready' ORDER BY i.position LIMIT 1) AS thumbnail,
+a.is_featured, a.created_at, u.id AS seller_id, u.name AS seller_name
+"""
+
+_ORDER = {
+    "recent": "a.is_featured DESC, a.created_at DESC, a.id DESC",
+    "price_asc": "a.price ASC NULLS LAST, a.id ASC",
+    "price_desc": "a.price DESC NULLS LAST, a.id DESC",
+    "relevance": "rank DESC, a.id DESC",
+}
+
+# q is folded in Python with the alphabet the search document folds with in SQL.
+_TSQUERY = "websearch_to_tsquery('spanish', $1)"
+
+
+def _summary(row: Row, media_url: MediaUrl) -> AdSummary:
+    thumbnail = row["thumbnail"]
+    return AdSummary(
+        row["id"],
+        row["title"],
+        row["price"],
+        row["currency"],
+        row["province_code"],
+        row["locality"],
+        CategoryRef(row["category_id"], row["category_slug"], row["category_name"]),
+        media_url(thumbnail) if thumbnail else None,
+        row["is_featured"],
+        row["created_at"],
+        SellerRef(row["seller_id"], row["seller_name"]),
+    )
+
+
+def build_search_sql(query: SearchAds, categories: CategoryTree) -> tuple[str, list[Any]]:
+    """The SQL and arguments of a normalised search (exposed for the EXPLAIN test)."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = [_LIVE]
+    select_rank = ""
+    if query.q:
+        tsquery = _TSQUERY.replace("$1", arg(query.q))
+        where.append(f"a.search_document @@ {tsquery}")
+        if query.sort == "relevance":
+            select_rank = f", ts_rank(a.search_document, {tsquery}) AS rank"
+    if query.category:
+        ids = categories.covering(query.category) or []
+        where.append(f"a.category_id = {arg(ids[0])}" if len(ids) == 1 else f"a.category_id = ANY({arg(ids)})")
+    if query.province:
+        where.append(f"a.province_code = {arg(query.province)}")
+    if query.currency:
+        where.append(f"a.currency = {arg(query.currency)}")
+    if query.min_price is not None:
+        where.append(f"a.price >= {arg(query.min_price)}")
+    if query.max_price is not None:
+        where.append(f"a.price <= {arg(query.max_price)}")
+    if query.condition:
+        where.append(f"a.condition = {arg(query.condition)}")
+    if query.cursor:
+        where.append(_keyset(query.sort, _decode_cursor(query.cursor, query.sort), arg, select_rank))
+    limit = arg(query.page_size + 1)  # one more row tells whether there is a next page
+    offset = "" if query.cursor else f" OFFSET {arg((query.page - 1) * query.page_size)}"
+    sql = (
+        f"SELECT {_SUMMARY_COLUMNS}{select_rank} FROM ads a "
+        "JOIN users u ON u.id = a.owner_id JOIN categories c ON c.id = a.category_id "
+        f"WHERE {' AND '.join(where)} ORDER BY {_ORDER[query.sort]} LIMIT {limit}{offset}"
+    )
+    return sql, args
+
+
+def _keyset(sort: SortOrder, values: list[Any], arg: Callable[[Any], str], select_rank: str) -> str:
+    if sort == "recent":
+        featured, created_at, last_id = values
+        return f"(a.is_featured, a.created_at, a.id) < ({arg(featured)}, {arg(created_at)}, {arg(last_id)})"
+    if sort == "relevance":
+        rank_expression = select_rank.removeprefix(", ").removesuffix(" AS rank")
+        rank, last_id = values
+        return f"({rank_expression}, a.id) < ({arg(rank)}::real, {arg(last_id)})"
+    price, last_id = values
+    ascending = sort == "price_asc"
+    op = ">" if ascending else "<"
+    if price is None:  # already in the NULL tail (NULLS LAST)
+        return f"(a.price IS NULL AND a.id {op} {arg(last_id)})"
+    price_arg, id_arg = arg(price), arg(last_id)
+    return f"(a.price {op} {price_arg} OR (a.price = {price_arg} AND a.id {op} {id_arg}) OR a.price IS NULL)"
+
+
+async def search_ads(
+    query: SearchAds,
+    db: ReadConnection,
+    categories: CategoryTree,
+    media_url: MediaUrl,
+    *,
+    after_lsn: int | None = None,
+) -> SearchPage:
+    sql, args = build_search_sql(query, categories)
+    rows = await db.fetch(sql, *args, after_lsn=after_lsn)
+    has_more = len(rows) > query.page_size
+    rows = rows[: query.page_size]
+    next_cursor = _encode_cursor(query.sort, rows[-1]) if has_more and rows else None
+    return SearchPage([_summary(row, media_url) for row in rows], query.page, query.page_size, next_cursor)
+
+
+_DETAIL_SQL = """
+SELECT a.id, a.title, a.description, a.price, a.currency, a.province_code, a.locality, a.condition,
+       a.status, a.is_featured, a.expires_at, a.created_at, a.updated_at, a.revision, a.owner_id,
+       a.deleted_at IS NOT NULL AS deleted, a.suspended_at IS NOT NULL AS suspended,
+       a.expires_at > now() AS unexpired,
+       c.id AS category_id, c.slug AS category_slug, c.name AS category_name,
+       u.name AS seller_name, u.province_code AS seller_province, u.created_at AS seller_since,
+       u.blocked_at IS NOT NULL AS seller_blocked,
+       COALESCE((SELECT json_agg(json_build_object('id', i.id, 'status', i.status, 'sizes', i.sizes)
+                                 ORDER BY i.position)
+                 FROM ad_images i WHERE i.ad_id = a.id AND i.status <> 'failed'), '[]') AS images
+FROM ads a JOIN users u ON u.id = a.owner_id JOIN categories c ON c.id = a.category_id
+WHERE a.id = $1
+"""
+
+
+async def get_ad(
+    ad_id: UUID, db: ReadConnection, media_url: MediaUrl, *, after_lsn: int | None = None
+) -> VisibleAd | None:
+    row = await db.fetchrow(_DETAIL_SQL, ad_id, after_lsn=after_lsn)
+    if row is None:
+        return None
+    images = [
+        AdImageRead(
+            UUID(image["id"]),
+            image["status"],
+            {width: media_url(key) for width, key in (image["sizes"] or {}).items()},
+        )
+        for image in msgspec.json.decode(row["images"])
+    ]
+    detail = AdDetail(
+        row["id"],
+        row["title"],
+        row["description"],
+        row["price"],
+        row["currency"],
+        row["province_code"],
+        row["locality"],
+        row["condition"],
+        row["status"],
+        row["is_featured"],
+        CategoryRef(row["category_id"], row["category_slug"], row["category_name"]),
+        SellerSummary(row["owner_id"], row["seller_name"], row["seller_province"], row["seller_since"]),
+        images,
+        row["expires_at"],
+        row["created_at"],
+        row["updated_at"],
+        row["deleted"],
+        row["suspended"],
+    )
+    public = (
+        row["status"] == "active"
+        and not row["deleted"]
+        and not row["suspended"]
+        and row["unexpired"]
+        and not row["seller_blocked"]
+    )
+    return VisibleAd(detail, row["revision"], row["owner_id"], public)
+
+
+_OWN_ADS_SQL = """
+SELECT a.id, a.title, a.price, a.currency, a.province_code, a.locality,
+       c.id AS category_id, c.slug AS category_slug, c.name AS category_name,
+       (SELECT i.sizes->>'400' FROM ad_images i
+         WHERE i.ad_id = a.id AND i.status = 'ready' ORDER BY i.position LIMIT 1) AS thumbnail,
+       a.is_featured, a.status, a.suspended_at IS NOT NULL AS suspended, a.expires_at, a.created_at, a.updated_at
+FROM ads a JOIN categories c ON c.id = a.category_id
+WHERE a.owner_id = $1 AND a.deleted_at IS NULL
+ORDER BY a.created_at DESC
+LIMIT $2 OFFSET $3
+"""
+
+
+async def list_own_ads(
+    owner_id: UUID, page: int, page_size: int, db: ReadConnection, media_url: MediaUrl, *, after_lsn: int | None
+) -> list[OwnAdSummary]:
+    """Served by ``ix_ads_owner_created``."""
+    rows = await db.fetch(_OWN_ADS_SQL, owner_id, page_size, (page - 1) * page_size, after_lsn=after_lsn)
+    return [
+        OwnAdSummary(
+            row["id"],
+            row["title"],
+            row["price"],
+            row["currency"],
+            row["province_code"],
+            row["locality"],
+            CategoryRef(row["category_id"], row["category_slug"], row["category_name"]),
+            media_url(row["thumbnail"]) if row["thumbnail"] else None,
+            row["is_featured"],
+            row["status"],
+            row["suspended"],
+            row["expires_at"],
+            row["created_at"],
+            row["updated_at"],
+        )
+        for row in rows
+    ]
+
+
+_FAVORITES_SQL = f"""
+SELECT {_SUMMARY_COLUMNS}
+FROM favorites f
+JOIN ads a ON a.id = f.ad_id JOIN users u ON u.id = a.owner_id JOIN categories c ON c.id = a.category_id
+WHERE f.user_id = $1 AND {_LIVE}
+ORDER BY f.created_at DESC
+LIMIT $2 OFFSET $3
+"""
+
+
+async def list_favorites(
+    user_id: UUID, page: int, page_size: int, db: ReadConnection, media_url: MediaUrl, *, after_lsn: int | None
+) -> list[AdSummary]:
+    """Saved ads that are still live, newest saved first (``ix_favorites_user_created``)."""
+    rows = await db.fetch(_FAVORITES_SQL, user_id, page_size, (page - 1) * page_size, after_lsn=after_lsn)
+    return [_summary(row, media_url) for row in rows]
+
+
+class OpenReport(ReadModel):
+    id: UUID
+    ad_id: UUID
+    ad_title: str
+    reason: str
+    detail: str | None
+    reporter_id: UUID
+    created_at: datetime
+
+
+_REPORTS_SQL = """
+SELECT r.id, r.ad_id, a.title, r.reason, r.detail, r.reporter_id, r.created_at
+FROM reports r JOIN ads a ON a.id = r.ad_id
+WHERE r.resolved_at IS NULL
+ORDER BY r.created_at DESC
+LIMIT $1 OFFSET $2
+"""
+
+
+async def list_open_reports(page: int, page_size: int, db: ReadConnection) -> list[OpenReport]:
+    """``GET /api/admin/reports`` (``ix_reports_open_created``)."""
+    rows = await db.fetch(_REPORTS_SQL, page_size, (page - 1) * page_size)
+    return [OpenReport(row[0], row[1], row[2], row[3], row[4], row[5], row[6]) for row in rows]

@@ -1,0 +1,107 @@
+"""Cache generations: invalidation by versioned keys, never by scanning the keyspace.
+
+A write bumps a generation (``search`` for every search page, ``ad:<id>`` for one ad's detail)
+to the WAL position (LSN) of its commit. Readers put the generation in their cache keys, so the
+next read misses and loads fresh rows; and they load with ``after_lsn`` = that generation, so a
+lagging replica cannot refill the new key with rows from before the write (the read side sends
+such a read to the primary).
+
+Generations only move forward: two writers racing to bump set the larger LSN (atomic "max" in
+Redis with a tiny script; trivially atomic in memory). Litestar's ``Store`` has no such operation,
+hence this small adapter of our own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+SEARCH = "search"
+
+
+def ad_generation(ad_id: object) -> str:
+    return f"ad:{ad_id}"
+
+
+def user_writes(user_id: object) -> str:
+    """The last write position of one user: their own reads (``/api/me/*``) wait for it."""
+    return f"user:{user_id}"
+
+
+class Generations(Protocol):
+    async def get(self, *names: str) -> list[int]:
+        """The current generation of each name (0 when never bumped)."""
+
+    async def bump(self, lsn: int, *names: str) -> None:
+        """Move each name's generation forward to ``lsn`` (never backwards)."""
+
+
+class MemoryGenerations:
+    """Per process (stage 1). Entries expire so one-off names (an ad's) don't pile up."""
+
+    def __init__(self, ttl: int = 86400) -> None:
+        self._values: dict[str, tuple[int, float]] = {}
+        self._ttl = ttl
+
+    async def get(self, *names: str) -> list[int]:
+        now = time.monotonic()
+        result = []
+        for name in names:
+            entry = self._values.get(name)
+            result.append(entry[0] if entry and entry[1] > now else 0)
+        return result
+
+    async def bump(self, lsn: int, *names: str) -> None:
+        expires = time.monotonic() + self._ttl
+        if len(self._values) > 100_000:
+            now = time.monotonic()
+            self._values = {k: v for k, v in self._values.items() if v[1] > now}
+        for name in names:
+            current = self._values.get(name)
+            self._values[name] = (max(lsn, current[0] if current else 0), expires)
+
+
+_BUMP = """
+for i, key in ipairs(KEYS) do
+  local current = tonumber(redis.call('GET', key) or '0')
+  if tonumber(ARGV[1]) > current then
+    redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+  else
+    redis.call('EXPIRE', key, ARGV[2])
+  end
+end
+return 1
+"""
+
+
+class RedisGenerations:
+    """Shared by every instance (stage 2+)."""
+
+    def __init__(self, client: Redis, prefix: str, ttl: int = 86400) -> None:
+        self._redis = client
+        self._prefix = f"{prefix}:gen:"
+        self._ttl = ttl
+        self._bump = client.register_script(_BUMP)
+
+    async def get(self, *names: str) -> list[int]:
+        try:
+            values = await self._redis.mget([self._prefix + name for name in names])
+        except RedisError as exc:
+            # Without generations no cache key can be trusted: -1 tells readers to skip the cache.
+            logger.warning("generations unavailable (%s): bypassing the cache", type(exc).__name__)
+            return [-1 for _ in names]
+        return [int(value) if value is not None else 0 for value in values]
+
+    async def bump(self, lsn: int, *names: str) -> None:
+        try:
+            await self._bump(keys=[self._prefix + name for name in names], args=[lsn, self._ttl])
+        except RedisError as exc:
+            logger.error(
+                "could not bump generations %s (%s): caches may serve stale pages until TTL", names, type(exc).__name__
+            )
