@@ -324,3 +324,29 @@ async def test_expired_ads_leave_search_and_renew_brings_them_back(client: Clien
     assert renewed.status_code == 200, renewed.text
     assert renewed.json()["expiresAt"] > ad["expiresAt"]
     assert ids(await search(client, q="deutz")) == [ad["id"]]
+
+
+async def test_idempotency_key_publishes_once(client: Client) -> None:
+    seller = await user(client)
+    body = {
+        "title": "Camioneta Toyota Hilux 4x4 2019",
+        "categoryId": await category_id(client, "camionetas"),
+        "province": "la-pampa",
+        "locality": "General Pico",
+        "price": "28000",
+        "currency": "USD",
+    }
+    headers = auth(seller) | {"Idempotency-Key": "hilux-2019-attempt-1"}
+    first = await client.post("/api/ads", json=body, headers=headers)
+    retry = await client.post("/api/ads", json=body, headers=headers)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry.headers["idempotent-replayed"] == "true"
+    other_body = await client.post("/api/ads", json=body | {"price": "1"}, headers=headers)
+    assert other_body.status_code == 422
+    assert other_body.headers["content-type"].startswith("application/problem+json")
+    # the same key of another user is another key
+    other_user = await client.post("/api/ads", json=body, headers=auth(await user(client)) | headers)
+    assert other_user.status_code == 201
+    mine = (await client.get("/api/me/ads", headers=auth(seller))).json()
+    assert [ad["id"] for ad in mine] == [first.json()["id"]]

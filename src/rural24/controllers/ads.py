@@ -71,6 +71,7 @@ from domain.shared.structs import CamelStruct, ReadModel
 from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import SEARCH, ad_generation, user_writes
 from rural24.auth import AUTH_OPTIONAL, CurrentUser, current_user, requires_admin
+from rural24.idempotency import IdempotencyKeyHeader, idempotent
 from rural24.state import Services
 
 PUBLIC_CACHE = "public, s-maxage=300, stale-while-revalidate=600"
@@ -223,7 +224,10 @@ class AdsController(Controller):
         summary="Publish an ad",
         description=(
             "The owner is the caller. `status`, `isFeatured`, owner and timestamps cannot be set (422). "
-            "The ad expires after `AD_TTL_DAYS` (30). Prices are decimal strings in `currency`."
+            "The ad expires after `AD_TTL_DAYS` (30). Prices are decimal strings in `currency`. "
+            "`Idempotency-Key`: a retry with the same key and body returns the first response "
+            "(`Idempotent-Replayed: true`) and creates nothing; same key, other body → 422; "
+            "while the first is still running → 409. Keys are kept 24 h, per user."
         ),
     )
     async def publish(
@@ -232,15 +236,22 @@ class AdsController(Controller):
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[AdDetail]:
         actor = _actor(request)
-        command = PublishAd(actor=actor, ad=data, ttl_days=services.settings.app.ad_ttl_days, now=datetime.now(UTC))
-        changed = await publish_ad(command, db_session)
-        await _commit_and_invalidate(db_session, services, changed)
-        response = await _detail_response(request, services, changed.ad_id, HTTP_201_CREATED)
-        response.headers["Location"] = f"/api/ads/{changed.ad_id}"
-        response.headers["Cache-Control"] = PRIVATE
-        return response  # type: ignore[return-value]  # pre-encoded AdDetail
+
+        async def handle() -> Response[AdDetail]:
+            command = PublishAd(actor=actor, ad=data, ttl_days=services.settings.app.ad_ttl_days, now=datetime.now(UTC))
+            changed = await publish_ad(command, db_session)
+            await _commit_and_invalidate(db_session, services, changed)
+            response = await _detail_response(request, services, changed.ad_id, HTTP_201_CREATED)
+            response.headers["Location"] = f"/api/ads/{changed.ad_id}"
+            response.headers["Cache-Control"] = PRIVATE
+            return response  # type: ignore[return-value]  # pre-encoded AdDetail
+
+        return await idempotent(
+            request, scope="ads.create", user_id=str(actor.user_id), store=services.idempotency, handle=handle
+        )
 
     @get(
         "/search",
