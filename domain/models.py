@@ -5,7 +5,7 @@ from advanced_alchemy.base import orm_registry
 from domain.accounts.models import User
 from domain.ads.models import Ad, AdImage, Favorite, Report, SavedSearch
 from domain.catalog.models import Category, Province
-from domain.messaging.models import Conversation, Message
+from domain.messaging.models import Conversation, EmailDelivery, Message
 
 metadata = orm_registry.metadata
 
@@ -14,6 +14,7 @@ __all__ = (
     "AdImage",
     "Category",
     "Conversation",
+    "EmailDelivery",
     "Favorite",
     "Message",
     "Province",

@@ -7,6 +7,7 @@ both always agree on where jobs live.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from saq import Queue
@@ -54,12 +55,15 @@ class JobQueue:
             await self.queue.disconnect()
             self._connected = False
 
-    async def enqueue(self, function: str, *, key: str | None = None, **kwargs: Any) -> bool:
-        """``True`` when queued. ``key`` makes the job unique: the same key is queued once."""
+    async def enqueue(
+        self, function: str, *, key: str | None = None, options: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> bool:
+        """``True`` when queued. ``key`` makes the job unique: the same key is queued once.
+        ``options`` override :data:`JOB_DEFAULTS` (retries, timeout …); ``kwargs`` go to the job."""
         try:
             await self.connect()
-            options = {**JOB_DEFAULTS, **({"key": key} if key else {})}
-            job = await self.queue.enqueue(function, **options, **kwargs)
+            job_options = {**JOB_DEFAULTS, **(options or {}), **({"key": key} if key else {})}
+            job = await self.queue.enqueue(function, **job_options, **kwargs)
         except Exception as exc:  # the queue is an after-commit side effect: never fail the request
             logger.warning("could not enqueue %s: %s", function, exc)
             return False

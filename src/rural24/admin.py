@@ -9,7 +9,9 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from domain.accounts.commands import PromoteToAdmin, promote_to_admin
 from domain.accounts.errors import UserNotFound
 from domain.accounts.services import UserService
+from domain.messaging.outbox import EmailDeliveryRead, list_deliveries
 from infrastructure.database.primary import migration_config
+from infrastructure.database.reads import ReadSide
 from infrastructure.sessions import now_ms
 from infrastructure.settings import Settings
 
@@ -42,3 +44,12 @@ async def promote(settings: Settings, primary_url: str, email: str) -> UUID:
         if services.redis is not None:
             await services.redis.close()
     return user_id
+
+
+async def list_emails(primary_url: str, status: str, limit: int) -> list[EmailDeliveryRead]:
+    reads = ReadSide(primary_url, pool_size=1)
+    await reads.start()
+    try:
+        return await list_deliveries(status, limit, reads)
+    finally:
+        await reads.close()

@@ -116,6 +116,22 @@ def promote_admin(email: str) -> None:
     click.echo(f"{email} is now an admin (user {user_id})")
 
 
+@main.command()
+@click.option("--status", type=click.Choice(["failed", "pending", "sent"]), default="failed", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=50, show_default=True)
+def emails(status: str, limit: int) -> None:
+    """List emails by delivery state: failed ones (after 3 attempts) are never silent."""
+    from rural24.admin import list_emails
+
+    settings = _settings()
+    deliveries = asyncio.run(list_emails(_primary_url(settings), status, limit))
+    for d in deliveries:
+        click.echo(
+            f"{d.created_at:%Y-%m-%d %H:%M} {d.status:<7} {d.attempts}x {d.kind:<10} {d.to:<32} {d.last_error or ''}"
+        )
+    click.echo(f"{len(deliveries)} {status} email(s)")
+
+
 # advanced-alchemy's migration commands (upgrade, downgrade, revision, history …) under
 # `rural24 database`, pointed at our config by default.
 _database = get_alchemy_group()

@@ -205,20 +205,32 @@ async def test_bad_tokens_are_401_never_500(api: AsyncTestClient[Litestar]) -> N
     assert (await api.get("/api/me", headers=bearer(registered["token"]))).status_code == 200
 
 
-async def test_register_enqueues_the_welcome_email(api: AsyncTestClient[Litestar]) -> None:
+async def test_register_queues_the_welcome_email(api: AsyncTestClient[Litestar]) -> None:
     registered = await register(api)
     settings = Services.of(api.app.state).settings
     assert settings.db.url is not None
+    connection = await asyncpg.connect(settings.db.url.replace("+asyncpg", ""))
+    try:  # the outbox row is committed with the account
+        delivery = await connection.fetchrow(
+            "SELECT id, to_address, subject, status FROM email_deliveries WHERE dedupe_key = $1",
+            f"welcome:{registered['user']['id']}",
+        )
+    finally:
+        await connection.close()
+    assert delivery is not None
+    assert delivery["to_address"] == registered["user"]["email"]
+    assert delivery["status"] == "pending"
     # our own queue client: the app's lives in the test client's event loop
     queue = build_queue(settings, settings.db.url)
     await queue.connect()
     try:
-        job = await queue.job(f"welcome:{registered['user']['id']}")
+        job = await queue.job(f"email:{delivery['id']}")
     finally:
         await queue.disconnect()
     assert job is not None
-    assert job.function == "send_welcome_email"
-    assert job.kwargs == {"user_id": registered["user"]["id"]}
+    assert job.function == "send_email"
+    assert job.kwargs == {"delivery_id": str(delivery["id"])}
+    assert job.retries == 3
 
 
 async def test_public_seller_profile(api: AsyncTestClient[Litestar], pg_cluster: Any) -> None:
@@ -232,3 +244,31 @@ async def test_public_seller_profile(api: AsyncTestClient[Litestar], pg_cluster:
     assert body["activeAds"] == 0
     assert (await api.get(f"/api/users/{uuid.uuid4()}")).status_code == 404
     assert (await api.get("/api/users/not-a-uuid")).status_code in {400, 404}
+
+
+async def test_login_is_limited_per_address_and_per_email(database: PgDatabase, mode: str, request: Any) -> None:
+    from rural24.app import create_app
+
+    redis_url = request.getfixturevalue("redis_url") if mode == "redis" else None
+    settings = make_settings(database, redis_url, RATE_LIMIT_LOGIN="3/minute", TRUSTED_PROXY_HOPS="1")
+    async with AsyncTestClient(app=create_app(settings)) as api:
+        email = (await register(api))["user"]["email"]
+        attempts = [
+            await api.post(
+                "/api/auth/login",
+                json={"email": email, "password": "wrong-password"},
+                headers={"X-Forwarded-For": f"10.0.0.{n}"},  # a new address each time: the email limit holds
+            )
+            for n in range(4)
+        ]
+        assert [a.status_code for a in attempts] == [401, 401, 401, 429]
+        refused = attempts[-1]
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["ratelimit-limit"] == "3"
+        assert refused.headers["ratelimit-remaining"] == "0"
+        assert refused.json()["resetAt"] > time.time()
+        # another email from a fresh address is not affected
+        other = await api.post("/api/auth/login", json={"email": "otra@campo.com.ar", "password": "x" * 12},
+                               headers={"X-Forwarded-For": "10.0.1.1"})  # fmt: skip
+        assert other.status_code == 401

@@ -350,3 +350,16 @@ async def test_idempotency_key_publishes_once(client: Client) -> None:
     assert other_user.status_code == 201
     mine = (await client.get("/api/me/ads", headers=auth(seller))).json()
     assert [ad["id"] for ad in mine] == [first.json()["id"]]
+
+
+async def test_search_is_limited_per_client_address(database: Any, mode: str, request: Any) -> None:
+    from rural24.app import create_app
+    from tests.conftest import make_settings
+
+    redis_url = request.getfixturevalue("redis_url") if mode == "redis" else None
+    settings = make_settings(database, redis_url, RATE_LIMIT_SEARCH="3/minute")
+    async with AsyncTestClient(app=create_app(settings)) as api:
+        statuses = [(await api.get("/api/ads/search", params={"q": f"vaca {n}"})).status_code for n in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        # other routes are not part of the search budget
+        assert (await api.get("/api/categories")).status_code == 200

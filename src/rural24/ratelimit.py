@@ -1,0 +1,265 @@
+"""Rate limits on the HTTP edge (API.md: Conventions, rows "429" and "client address").
+
+Two layers, one limiter (``Services.rate_limiter``: Redis when ``REDIS_ENABLED``, else memory,
+see ``infrastructure/ratelimit.py`` for the window and the fail-open policy):
+
+* **The global per-address limit** ``RATE_LIMIT_API`` on every HTTP route except health,
+  metrics, the schema and ``OPTIONS``: :class:`ApiRateLimitMiddleware`. It keeps Litestar's
+  :class:`~litestar.middleware.rate_limit.RateLimitConfig` as its configuration surface
+  (``exclude``, ``exclude_opt_key``, ``set_rate_limit_headers``, the header names) through
+  ``RateLimitConfig.middleware_class``, but replaces the stock middleware's behaviour: that one
+  reads and then writes a history in a store under a per-process lock (not atomic across
+  processes, and every request waits on the lock) and keys on the raw peer address. Ours does
+  one atomic hit on the limiter, without building a ``Request``, and keys on
+  :func:`~infrastructure.ratelimit.client_address` (``TRUSTED_PROXY_HOPS``). The config's
+  ``identifier_for_request``, ``check_throttle_handler``, ``store`` and ``rate_limit`` are not
+  used (``rate_limit`` is filled in for the record).
+* **Route limits**, called by handlers: :func:`enforce` and the named helpers
+  :func:`limit_search` (per address), :func:`limit_login` (per address, then per normalised
+  email), :func:`limit_messages` (per user id).
+
+Refusals are 429 ``application/problem+json`` (``status``, ``title``, ``detail``, ``resetAt`` in
+epoch seconds) with ``Retry-After`` and the ``RateLimit-*`` headers, and count in
+``rural24_rate_limit_rejections_total{limit=name}``. Headers follow the IETF RateLimit header
+fields draft (draft-ietf-httpapi-ratelimit-headers, the separate-fields revisions):
+``RateLimit-Limit`` (requests per window), ``RateLimit-Remaining``, ``RateLimit-Reset`` (seconds
+until the window resets, not a timestamp) and ``RateLimit-Policy`` (``N;w=seconds``). Allowed
+responses carry the API limit's headers; a route limit's 429 carries that limit's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import ImproperlyConfiguredException, TooManyRequestsException
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.accounts.rules import normalise_email
+from infrastructure.metrics import RATE_LIMIT_REJECTIONS
+from infrastructure.ratelimit import (
+    MemoryRateLimiter,
+    RateDecision,
+    RateLimiter,
+    RedisRateLimiter,
+    client_address,
+)
+from infrastructure.redis import RedisConnection
+from infrastructure.settings import RateLimit, Settings
+from rural24.state import Services
+
+__all__ = (
+    "API_LIMIT_EXCLUDE",
+    "SKIP_RATE_LIMIT",
+    "ApiRateLimitConfig",
+    "ApiRateLimitMiddleware",
+    "LimitName",
+    "RateLimitExceeded",
+    "api_rate_limit_config",
+    "build_rate_limiter",
+    "enforce",
+    "limit_login",
+    "limit_messages",
+    "limit_search",
+    "rate_limit_headers",
+    "request_client_address",
+    "scope_client_address",
+)
+
+LimitName = Literal["api", "search", "login", "messages"]
+
+API_LIMIT_EXCLUDE = ["^/api/health", "^/metrics", "^/api/metrics", "^/schema"]
+"""Paths the global limit skips: probes, scrapers and the docs must never be refused."""
+SKIP_RATE_LIMIT = "skip_rate_limit"
+"""Route ``opt`` key: ``opt={SKIP_RATE_LIMIT: True}`` exempts a route from the global limit."""
+
+_WHAT: dict[str, str] = {
+    "api": "requests from this address",
+    "search": "searches from this address",
+    "login": "login attempts",
+    "messages": "messages",
+}
+
+
+def build_rate_limiter(settings: Settings, redis: RedisConnection | None) -> RateLimiter:
+    """Redis when ``REDIS_ENABLED`` (one limit shared by every process), memory otherwise."""
+    if settings.redis.enabled and redis is not None:
+        return RedisRateLimiter(redis.client, settings.app.name)
+    return MemoryRateLimiter()
+
+
+def rate_limit_headers(decision: RateDecision, window_seconds: int | None = None) -> dict[str, str]:
+    """The ``RateLimit-*`` headers of a decision, plus ``Retry-After`` when it refused."""
+    headers = {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(decision.reset_in),
+    }
+    if window_seconds is not None:
+        headers["RateLimit-Policy"] = f"{decision.limit};w={window_seconds}"
+    if not decision.allowed:
+        headers["Retry-After"] = str(decision.retry_after)
+    return headers
+
+
+class RateLimitExceeded(TooManyRequestsException):
+    """A refused hit: rendered by ``rural24.errors`` as the 429 problem+json of API.md."""
+
+    def __init__(self, name: str, limit: RateLimit, decision: RateDecision) -> None:
+        what = _WHAT.get(name, "requests")
+        super().__init__(
+            detail=f"Too many {what}: at most {limit}. Retry in {decision.retry_after} s.",
+            headers=rate_limit_headers(decision, limit.seconds),
+            extra={"resetAt": decision.reset_at},
+        )
+        self.limit_name = name
+        self.decision = decision
+
+
+async def enforce(limiter: RateLimiter, name: str, key: str, limit: RateLimit) -> RateDecision:
+    """Count one request of ``key`` against ``name``; raise :class:`RateLimitExceeded` when over."""
+    decision = await limiter.hit(name, key, limit)
+    if not decision.allowed:
+        RATE_LIMIT_REJECTIONS.labels(name).inc()
+        raise RateLimitExceeded(name, limit, decision)
+    return decision
+
+
+def _forwarded_for(scope: Scope) -> str | None:
+    # Every X-Forwarded-For field, in order: a proxy may add a field instead of extending one,
+    # and the client's own field must then stay on the left.
+    values = [value.decode("latin-1") for name, value in scope["headers"] if name.lower() == b"x-forwarded-for"]
+    return ",".join(values) if values else None
+
+
+def scope_client_address(scope: Scope, trusted_hops: int) -> str:
+    """:func:`client_address` of an ASGI scope (reads the headers only when proxies are trusted)."""
+    peer = scope.get("client")
+    host = peer[0] if peer else None
+    return client_address(host, _forwarded_for(scope) if trusted_hops > 0 else None, trusted_hops)
+
+
+def request_client_address(connection: ASGIConnection[Any, Any, Any, Any], trusted_hops: int) -> str:
+    return scope_client_address(connection.scope, trusted_hops)
+
+
+def _limiter(services: Services) -> RateLimiter:
+    if services.rate_limiter is None:
+        msg = "Services.rate_limiter is not set: AppPlugin wires it"
+        raise RuntimeError(msg)
+    return services.rate_limiter
+
+
+async def limit_search(services: Services, connection: ASGIConnection[Any, Any, Any, Any]) -> RateDecision:
+    """``RATE_LIMIT_SEARCH`` per client address."""
+    address = request_client_address(connection, services.settings.app.trusted_proxy_hops)
+    return await enforce(_limiter(services), "search", address, services.settings.rate_limits.search)
+
+
+async def limit_login(services: Services, connection: ASGIConnection[Any, Any, Any, Any], email: str) -> RateDecision:
+    """``RATE_LIMIT_LOGIN`` per client address, then per normalised email.
+
+    The address is checked first: an address already refused does not use up the email's
+    budget (one client cannot lock an account out alone). The email is hashed in the key (no
+    addresses of people in the Redis keyspace).
+    """
+    limiter = _limiter(services)
+    limit = services.settings.rate_limits.login
+    address = request_client_address(connection, services.settings.app.trusted_proxy_hops)
+    await enforce(limiter, "login", f"ip:{address}", limit)
+    digest = hashlib.blake2b(normalise_email(email).encode(), digest_size=16).hexdigest()
+    return await enforce(limiter, "login", f"email:{digest}", limit)
+
+
+async def limit_messages(services: Services, user_id: str) -> RateDecision:
+    """``RATE_LIMIT_MESSAGES`` per sending user."""
+    return await enforce(_limiter(services), "messages", str(user_id), services.settings.rate_limits.messages)
+
+
+@dataclass
+class ApiRateLimitConfig(RateLimitConfig):
+    """Litestar's config plus what our middleware needs; build it with :func:`api_rate_limit_config`."""
+
+    limiter: RateLimiter | None = None
+    limit: RateLimit | None = None
+    name: str = "api"
+    trusted_proxy_hops: int = 0
+
+
+def api_rate_limit_config(limiter: RateLimiter, limit: RateLimit, trusted_proxy_hops: int) -> ApiRateLimitConfig:
+    return ApiRateLimitConfig(
+        rate_limit=(limit.unit, limit.requests),
+        exclude=API_LIMIT_EXCLUDE,
+        exclude_opt_key=SKIP_RATE_LIMIT,
+        middleware_class=ApiRateLimitMiddleware,
+        limiter=limiter,
+        limit=limit,
+        trusted_proxy_hops=trusted_proxy_hops,
+    )
+
+
+class ApiRateLimitMiddleware(RateLimitMiddleware):
+    """The global limit: one atomic hit per request on the shared limiter (no lock, no ``Request``).
+
+    Path exclusion and ``exclude_opt_key`` are applied by Litestar's ``AbstractMiddleware``
+    before ``__call__``; ``OPTIONS`` (CORS preflight) is skipped here.
+    """
+
+    def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
+        super().__init__(app, config)
+        if not isinstance(config, ApiRateLimitConfig) or config.limiter is None or config.limit is None:
+            msg = "ApiRateLimitMiddleware needs an ApiRateLimitConfig with a limiter and a limit"
+            raise ImproperlyConfiguredException(msg)
+        self._limiter = config.limiter
+        self._limit = config.limit
+        self._name = config.name
+        self._hops = config.trusted_proxy_hops
+        self._rejections = RATE_LIMIT_REJECTIONS.labels(config.name)
+        self._set_headers = config.set_rate_limit_headers
+
+        def name(key: str) -> bytes:
+            return key.lower().encode("latin-1")
+
+        # encoded once: per request only "remaining" and "reset" are formatted
+        self._limit_header = name(config.rate_limit_limit_header_key)
+        self._remaining_header = name(config.rate_limit_remaining_header_key)
+        self._reset_header = name(config.rate_limit_reset_header_key)
+        self._fixed_headers = (
+            (self._limit_header, str(config.limit.requests).encode()),
+            (name(config.rate_limit_policy_header_key), f"{config.limit.requests};w={config.limit.seconds}".encode()),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        decision = await self._limiter.hit(self._name, scope_client_address(scope, self._hops), self._limit)
+        if not decision.allowed:
+            self._rejections.inc()
+            raise RateLimitExceeded(self._name, self._limit, decision)
+        if self._set_headers:
+            send = self._send_with_headers(send, decision)
+        await self.app(scope, receive, send)
+
+    def _send_with_headers(self, send: Send, decision: RateDecision) -> Send:
+        limit_header = self._limit_header
+        extra = [
+            *self._fixed_headers,
+            (self._remaining_header, str(decision.remaining).encode()),
+            (self._reset_header, str(decision.reset_in).encode()),
+        ]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers")
+                if not isinstance(headers, list):
+                    headers = message["headers"] = list(headers or ())
+                # a route limit's 429 already carries that limit's headers: keep them
+                if not any(name.lower() == limit_header for name, _ in headers):
+                    headers.extend(extra)
+            await send(message)
+
+        return send_wrapper
