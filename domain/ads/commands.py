@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.ads.errors import AdNotFound, AlreadyReported, ForbiddenTransition, InvalidAd, NotYourAd, StaleAd
 from domain.ads.models import Ad, Favorite, Report
-from domain.ads.rules import can_renew, check_price, check_transition
+from domain.ads.rules import EXPIRY_WARNING, can_renew, check_price, check_transition
 from domain.catalog.reference import PROVINCE_CODES
 from domain.shared.structs import CamelStruct
 
@@ -326,10 +326,47 @@ class ExpireAds(CamelStruct):
 
 
 class AdsExpired(CamelStruct):
-    count: int
+    ad_ids: list[UUID]
+
+    @property
+    def count(self) -> int:
+        return len(self.ad_ids)
 
 
 async def expire_ads(command: ExpireAds, connection: AsyncConnection) -> AdsExpired:
     """Idempotent: a second run finds nothing left to expire. Served by ``ix_ads_active_expires_at``."""
     result = await connection.execute(_EXPIRE, {"now": command.now})
-    return AdsExpired(count=len(result.fetchall()))
+    return AdsExpired(ad_ids=[row[0] for row in result.fetchall()])
+
+
+class WarnExpiringAds(CamelStruct):
+    """Owners of active ads expiring within 3 days get one email per expiry date."""
+
+    now: datetime
+
+
+class ExpiringAd(CamelStruct):
+    ad_id: UUID
+    title: str
+    expires_at: datetime
+    owner_email: str
+    owner_name: str
+
+
+_WARN = text(
+    """
+    UPDATE ads a SET expiry_warned_at = :now
+    FROM users u
+    WHERE u.id = a.owner_id AND u.blocked_at IS NULL
+      AND a.status = 'active' AND a.deleted_at IS NULL AND a.suspended_at IS NULL
+      AND a.expires_at > :now AND a.expires_at <= :until AND a.expiry_warned_at IS NULL
+    RETURNING a.id, a.title, a.expires_at, u.email, u.name
+    """
+)
+
+
+async def warn_expiring_ads(command: WarnExpiringAds, connection: AsyncConnection) -> list[ExpiringAd]:
+    """Marks the ads warned (a renew clears the mark) and returns whom to email; served by
+    ``ix_ads_active_expires_at``. The caller queues the emails in the same transaction."""
+    rows = (await connection.execute(_WARN, {"now": command.now, "until": command.now + EXPIRY_WARNING})).all()
+    return [ExpiringAd(ad_id=r[0], title=r[1], expires_at=r[2], owner_email=r[3], owner_name=r[4]) for r in rows]

@@ -27,7 +27,7 @@ class QueueEmail(CamelStruct):
     body: str
 
 
-async def queue_email(command: QueueEmail, session: AsyncSession) -> UUID | None:
+async def queue_email(command: QueueEmail, session: AsyncSession | AsyncConnection) -> UUID | None:
     """Insert the delivery; ``None`` when this cause already queued its email (dedupe key)."""
     now = datetime.now(UTC)
     statement = (

@@ -16,7 +16,8 @@ from tests.e2e.processes import Process
 pytestmark = pytest.mark.postgres
 
 
-async def _backdated_ad(url: str) -> uuid.UUID:
+async def _backdated_ad(url: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """An ad past its expiry (still 'active') and one expiring in two days, of one seller."""
     connection = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
         owner = await connection.fetchval(
@@ -32,7 +33,15 @@ async def _backdated_ad(url: str) -> uuid.UUID:
             owner,
             category,
         )
-        return ad_id
+        expiring: uuid.UUID = await connection.fetchval(
+            "INSERT INTO ads (id, owner_id, category_id, title, province_code, locality, expires_at, "
+            "created_at, updated_at) VALUES (gen_random_uuid(), $1, $2, 'Tractor Hanomag R55', 'cordoba', "
+            "'Río Cuarto', now() + interval '2 days', now() - interval '28 days', now() - interval '28 days') "
+            "RETURNING id",
+            owner,
+            category,
+        )
+        return ad_id, expiring
     finally:
         await connection.close()
 
@@ -44,7 +53,7 @@ async def test_worker_expires_a_backdated_ad(
     env = {"APP_ENV": "test", "DATABASE_URL": database.primary_url, "JWT_SECRET": "x" * 40}
     if queue_backend == "redis":
         env |= {"REDIS_ENABLED": "true", "REDIS_URL": request.getfixturevalue("redis_url")}
-    ad_id = await _backdated_ad(database.primary_url)
+    ad_id, expiring_id = await _backdated_ad(database.primary_url)
 
     settings = load_settings(env)
     queue = build_queue(settings, database.primary_url)
@@ -61,5 +70,23 @@ async def test_worker_expires_a_backdated_ad(
     connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
     try:
         assert await connection.fetchval("SELECT status FROM ads WHERE id = $1", ad_id) == "expired"
+        assert await connection.fetchval("SELECT status FROM ads WHERE id = $1", expiring_id) == "active"
+        warning = await connection.fetchrow(
+            "SELECT kind, to_address, subject FROM email_deliveries WHERE dedupe_key LIKE $1",
+            f"expiring:{expiring_id}:%",
+        )
     finally:
         await connection.close()
+    assert warning is not None
+    assert warning["to_address"] == "seller@rural24.test"
+    assert "Hanomag" in warning["subject"]
+
+    from litestar.testing import AsyncTestClient
+
+    from rural24.app import create_app
+
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        detail = await client.get(f"/api/ads/{ad_id}")
+        assert detail.status_code == 404  # an expired ad is gone for buyers
+        found = (await client.get("/api/ads/search", params={"q": "tractor"})).json()["results"]
+        assert [ad["id"] for ad in found] == [str(expiring_id)]
