@@ -38,8 +38,9 @@ migrate: .venv/.synced
 seed: .venv/.synced
 	.venv/bin/rural24 seed --ads 100000 --seed 24
 
-bench: .venv/.synced
+bench: .venv/.synced  ## authentication cost per request, then search throughput (full stack vs a bare route)
 	.venv/bin/python bench/auth_bench.py
+	.venv/bin/python bench/search_bench.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

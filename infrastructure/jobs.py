@@ -6,6 +6,8 @@ both always agree on where jobs live.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -43,17 +45,31 @@ class JobQueue:
 
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
-        self._connected = False
+        self._connecting: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
-        if not self._connected:
-            await self.queue.connect()
-            self._connected = True
+        """Connect once, whoever asks first (the queue-depth sampler, an enqueue, readiness)."""
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self.queue.connect())
+        # shield: a caller cancelled mid-connect (app shutdown) must not leave a half-open queue
+        await asyncio.shield(self._connecting)
 
     async def disconnect(self) -> None:
-        if self._connected:
+        """Close whatever a connect opened, even a connect that was still under way."""
+        if self._connecting is None:
+            return
+        connecting, self._connecting = self._connecting, None
+        with contextlib.suppress(Exception):
+            await connecting
+        try:
             await self.queue.disconnect()
-            self._connected = False
+        except Exception as exc:  # shutting down with the queue's backend gone: nothing left to close
+            logger.warning("queue disconnect failed: %s", exc)
+
+    async def depth(self) -> int:
+        """Jobs waiting to run (readiness and the queue-depth metric)."""
+        await self.connect()
+        return int(await self.queue.count("queued"))
 
     async def enqueue(
         self, function: str, *, key: str | None = None, options: Mapping[str, Any] | None = None, **kwargs: Any

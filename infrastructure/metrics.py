@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -19,6 +19,7 @@ CACHE_LOOKUPS = Counter(
     "Query cache lookups by cache name and result (hit or miss).",
     ["cache", "result"],
 )
+QUEUE_DEPTH = Gauge("rural24_queue_depth", "Jobs waiting in the queue (sampled every 15 s).")
 RATE_LIMIT_REJECTIONS = Counter(
     "rural24_rate_limit_rejections_total",
     "Requests refused with 429, by limit name.",

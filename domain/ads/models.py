@@ -93,8 +93,26 @@ class Ad(UUIDv7AuditBase):
             text("id DESC"),
             postgresql_where=text(LIVE_AD),
         ),
-        # search with minPrice/maxPrice, sort=price_asc/price_desc (prices compare within one currency)
+        # search with currency (and minPrice/maxPrice), sort=price_asc (prices compare within one currency)
         Index("ix_ads_live_currency_price", "currency", "price", "id", postgresql_where=text(LIVE_AD)),
+        # search with currency (and minPrice/maxPrice), sort=price_desc: "a convenir" (NULL) last,
+        # which a backward scan of ix_ads_live_currency_price cannot give
+        Index(
+            "ix_ads_live_currency_price_desc",
+            "currency",
+            text("price DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_where=text(LIVE_AD),
+        ),
+        # search without currency, sort=price_asc (any filter the planner would rather walk in price order)
+        Index("ix_ads_live_price", "price", "id", postgresql_where=text(LIVE_AD)),
+        # search without currency, sort=price_desc ("a convenir" last)
+        Index(
+            "ix_ads_live_price_desc",
+            text("price DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_where=text(LIVE_AD),
+        ),
         # search with q: Spanish full text over title, locality and description
         Index(
             "ix_ads_live_search_document",

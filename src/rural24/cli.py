@@ -132,6 +132,36 @@ def emails(status: str, limit: int) -> None:
     click.echo(f"{len(deliveries)} {status} email(s)")
 
 
+@main.command()
+@click.option("--url", default=None, help="A running instance (default http://127.0.0.1:PORT).")
+@click.option("--seconds", type=click.FloatRange(min=1, max=300), default=10, show_default=True)
+def doctor(url: str | None, seconds: float) -> None:
+    """The stage advisor: live figures against the original design's thresholds, and what to switch on next."""
+    from rural24.doctor import examine
+
+    settings = _settings()
+    stage, seen, advice = examine(url or f"http://127.0.0.1:{settings.server.port}", settings, seconds)
+
+    def show(value: float | None, unit: str = "", digits: int = 1) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+    click.echo(
+        f"stage {stage} (Redis {'on' if settings.redis.enabled else 'off'}, "
+        f"replica {'on' if settings.db.read_url else 'off'}, {settings.server.workers} worker(s))"
+    )
+    click.echo(f"  requests/s        {show(seen.rps)}")
+    click.echo(f"  p95 latency       {show(seen.p95_ms, ' ms', 0)}")
+    click.echo(
+        f"  cache hit rate    {show(None if seen.cache_hit_rate is None else seen.cache_hit_rate * 100, ' %', 0)}"
+    )
+    click.echo(f"  429s/s            {show(seen.rate_limited_per_s, '', 2)}")
+    click.echo(f"  DB pool busy      {show(None if seen.pool_busy is None else seen.pool_busy * 100, ' %', 0)}")
+    click.echo(f"  replica lag       {show(seen.replica_lag_s, ' s', 2)}")
+    click.echo(f"  queue depth       {show(seen.queue_depth, '', 0)}")
+    for line in advice or ["nothing to switch on: this stage fits the traffic"]:
+        click.echo(f"→ {line}")
+
+
 # advanced-alchemy's migration commands (upgrade, downgrade, revision, history …) under
 # `rural24 database`, pointed at our config by default.
 _database = get_alchemy_group()

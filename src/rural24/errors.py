@@ -18,6 +18,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from domain.accounts.errors import AccountError, EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
 from domain.ads.errors import AdError, InvalidAd
 from domain.ads.queries import SearchRejected
+from domain.messaging.errors import InvalidMessage, MessagingError
 
 logger = logging.getLogger("rural24.errors")
 
@@ -139,3 +140,10 @@ def search_rejected_handler(request: Request[Any, Any, Any], exc: SearchRejected
         "errors": [{"field": exc.field, "message": exc.detail, "source": "query"}],
     }
     return Response(body, status_code=422, media_type=PROBLEM_JSON)
+
+
+def messaging_error_handler(request: Request[Any, Any, Any], exc: MessagingError) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"status": exc.status, "title": _title(exc.status), "detail": exc.detail}
+    if isinstance(exc, InvalidMessage):
+        body["errors"] = [{"field": exc.field, "message": exc.detail, "source": exc.source}]
+    return Response(body, status_code=exc.status, media_type=PROBLEM_JSON)

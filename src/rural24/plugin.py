@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,12 +25,19 @@ from litestar.stores.registry import StoreRegistry
 
 import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
 from domain.accounts.errors import AccountError
+from domain.ads.errors import AdError
+from domain.ads.queries import SearchRejected
+from domain.messaging.errors import MessagingError
 from infrastructure.cache import QueryCache
 from infrastructure.database.embedded import resolve_primary_url
 from infrastructure.database.primary import primary_config
 from infrastructure.database.reads import ReadSide
+from infrastructure.generations import MemoryGenerations, RedisGenerations
+from infrastructure.idempotency import MemoryIdempotencyStore, RedisIdempotencyStore
 from infrastructure.jobs import JobQueue, build_queue
-from infrastructure.metrics import ReadSideCollector, count_cache_lookup, register_collector
+from infrastructure.media import LocalMediaStorage, build_media_storage
+from infrastructure.metrics import QUEUE_DEPTH, ReadSideCollector, count_cache_lookup, register_collector
+from infrastructure.pubsub import build_channels
 from infrastructure.redis import RedisConnection
 from infrastructure.sessions import DenyListSessions, RedisSessions, SessionRegistry, SessionStoreUnavailable
 from infrastructure.settings import Settings, get_settings
@@ -35,16 +45,27 @@ from infrastructure.stores import build_store_registry
 from rural24 import __version__
 from rural24.auth import Authenticator
 from rural24.controllers.accounts import AdminUsersController, AuthController, MeController, UsersController
+from rural24.controllers.ads import AdminAdsController, AdsController, MyAdsController, SavedSearchesController
 from rural24.controllers.catalog import CatalogController
 from rural24.controllers.health import HealthController
+from rural24.controllers.images import images_controller, media_files_router
+from rural24.controllers.messaging import MessagesController
+from rural24.controllers.notifications import notifications_socket
 from rural24.errors import (
     account_error_handler,
+    ad_error_handler,
     internal_error_handler,
+    messaging_error_handler,
     problem_details_config,
     repository_error_handler,
+    search_rejected_handler,
     session_store_down_handler,
 )
+from rural24.notifications import Notifier
+from rural24.ratelimit import api_rate_limit_config, build_rate_limiter
 from rural24.state import Services, provide_services
+
+logger = logging.getLogger("rural24.app")
 
 API_DESCRIPTION = """
 The API of Rural24, the classifieds marketplace for rural Argentina (machinery, livestock, land).
@@ -53,6 +74,9 @@ The API of Rural24, the classifieds marketplace for rural Argentina (machinery, 
 * Errors are RFC 9457 `application/problem+json` with `status`, `title`, `detail`; validation
   errors add `errors: [{field, message, source}]`.
 * JSON request bodies are limited to 64 KiB (413 beyond).
+* Rate limits (per client address, per email on login, per user on messages) answer 429 with
+  `Retry-After`, `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and a
+  body with `resetAt` (epoch seconds).
 """
 
 
@@ -86,6 +110,7 @@ class AppPlugin(InitPluginProtocol):
             pool_timeout=settings.db.pool_timeout,
             max_lag=settings.db.replica_max_lag,
         )
+        channels = build_channels(settings)
         services = Services(
             settings=settings,
             read_side=read_side,
@@ -95,6 +120,14 @@ class AppPlugin(InitPluginProtocol):
                 settings.session.jwt_secret, settings.session.ttl, _session_registry(settings, redis, stores, read_side)
             ),
             jobs=JobQueue(build_queue(settings, primary_url)),
+            generations=RedisGenerations(redis.client, settings.app.name) if redis else MemoryGenerations(),
+            idempotency=(
+                RedisIdempotencyStore(redis.client, f"{settings.app.name}:idempotency")
+                if redis
+                else MemoryIdempotencyStore()
+            ),
+            media=build_media_storage(settings.app.media_storage_url),
+            notifications=Notifier(channels, settings.app.name),
         )
         prometheus = PrometheusConfig(app_name=settings.app.name, prefix=settings.app.name, group_path=True)
 
@@ -109,15 +142,25 @@ class AppPlugin(InitPluginProtocol):
                 MeController,
                 UsersController,
                 AdminUsersController,
+                AdsController,
+                MyAdsController,
+                SavedSearchesController,
+                AdminAdsController,
+                images_controller(settings.server.max_upload_body),
+                MessagesController,
+                notifications_socket,
                 MetricsController,
                 ApiMetricsController,
             ]
         )
+        if isinstance(services.media, LocalMediaStorage):
+            app_config.route_handlers.append(media_files_router(services.media))  # GET /media/ads/…
         app_config.dependencies["services"] = Provide(provide_services, sync_to_thread=False)
         app_config.plugins.extend(
             [
                 SQLAlchemyPlugin(config=primary_config(settings.db, primary_url)),
                 ProblemDetailsPlugin(problem_details_config()),
+                channels,  # pub/sub for WS /api/ws/notifications: memory, or Redis when enabled
                 StructlogPlugin(
                     StructlogConfig(
                         # 500s are logged by our own handler; expected 4xx need no traceback
@@ -129,11 +172,17 @@ class AppPlugin(InitPluginProtocol):
         )
         app_config.middleware.append(prometheus.middleware)
         # --- rate limiting (wired here) ---
+        # Litestar's RateLimitConfig with our atomic middleware class (rural24/ratelimit.py).
+        services.rate_limiter = build_rate_limiter(settings, redis)
+        limits = api_rate_limit_config(services.rate_limiter, settings.rate_limits.api, settings.app.trusted_proxy_hops)
+        app_config.middleware.append(limits.middleware)
         app_config.exception_handlers[Exception] = internal_error_handler
         app_config.exception_handlers[AccountError] = account_error_handler
         app_config.exception_handlers[RepositoryError] = repository_error_handler
+        app_config.exception_handlers[AdError] = ad_error_handler
+        app_config.exception_handlers[SearchRejected] = search_rejected_handler
+        app_config.exception_handlers[MessagingError] = messaging_error_handler
         app_config.exception_handlers[SessionStoreUnavailable] = session_store_down_handler
-        app_config.request_max_body_size = settings.server.max_json_body
         if settings.app.frontend_urls:
             app_config.cors_config = CORSConfig(
                 allow_origins=list(settings.app.frontend_urls),
@@ -145,7 +194,9 @@ class AppPlugin(InitPluginProtocol):
                     "RateLimit-Limit",
                     "RateLimit-Remaining",
                     "RateLimit-Reset",
+                    "RateLimit-Policy",
                     "X-Cache",
+                    "Idempotent-Replayed",
                 ],
                 max_age=600,
             )
@@ -168,9 +219,13 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     await services.read_side.start()
     read_side = services.read_side
     register_collector(ReadSideCollector(read_side.pool_usage, lambda: read_side.last_replica_lag))
+    sampler = asyncio.create_task(_sample_queue_depth(services), name="queue-depth")
     try:
         yield
     finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
         await services.jobs.disconnect()
         await services.read_side.close()
         if services.redis is not None:
@@ -194,3 +249,14 @@ def _session_registry(
 
     mark_ttl = settings.session.ttl if redis is not None else 60
     return DenyListSessions(stores.get("sessions"), valid_after, mark_ttl)
+
+
+async def _sample_queue_depth(services: Services) -> None:
+    """Feeds the queue-depth gauge; a queue that cannot be read leaves the last value."""
+    while True:
+        try:
+            async with asyncio.timeout(5):
+                QUEUE_DEPTH.set(await services.jobs.depth())
+        except Exception as exc:  # readiness reports the queue's state; this is only a gauge
+            logger.debug("queue depth unavailable: %s", exc)
+        await asyncio.sleep(15)

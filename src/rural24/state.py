@@ -8,10 +8,15 @@ from litestar.datastructures import State
 
 from infrastructure.cache import QueryCache
 from infrastructure.database.reads import ReadSide
+from infrastructure.generations import Generations
+from infrastructure.idempotency import IdempotencyStore
 from infrastructure.jobs import JobQueue
+from infrastructure.media import MediaStorage
+from infrastructure.ratelimit import RateLimiter
 from infrastructure.redis import RedisConnection
 from infrastructure.settings import Settings
 from rural24.auth import Authenticator
+from rural24.notifications import Notifier
 
 
 @dataclass(slots=True)
@@ -22,6 +27,12 @@ class Services:
     redis: RedisConnection | None
     authenticator: Authenticator
     jobs: JobQueue
+    generations: Generations
+    idempotency: IdempotencyStore
+    media: MediaStorage
+    notifications: Notifier
+    rate_limiter: RateLimiter | None = None
+    """Set by ``AppPlugin`` right after construction (rate-limiting section); never ``None`` in a running app."""
 
     @classmethod
     def of(cls, state: State) -> Services:

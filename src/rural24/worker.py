@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import cast
 
 from saq import CronJob, Worker
 from saq.types import Context as SaqContext
+from saq.types import PartialTimersDict
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from domain.accounts.emails import welcome_email
-from domain.ads.commands import ExpireAds, expire_ads
+from domain.ads.commands import ExpireAds, WarnExpiringAds, expire_ads, warn_expiring_ads
+from domain.ads.emails import expiring_email
+from domain.messaging.outbox import QueueEmail, queue_email
 from infrastructure.database.embedded import resolve_primary_url
+from infrastructure.database.reads import lsn_to_int
 from infrastructure.database.urls import sqlalchemy_url
-from infrastructure.email import Email, Mailer, build_mailer
+from infrastructure.email import Mailer, build_mailer
+from infrastructure.generations import SEARCH, Generations, MemoryGenerations, RedisGenerations, ad_generation
 from infrastructure.jobs import JOB_DEFAULTS, build_queue
+from infrastructure.media import MediaStorage, build_media_storage
+from infrastructure.redis import RedisConnection
 from infrastructure.settings import Settings, get_settings
+from rural24.jobs.alerts import alert_saved_searches, daily_saved_search_alerts
+from rural24.jobs.emails import EMAIL_JOB, email_job_key, requeue_pending_emails, send_email
+from rural24.jobs.images import process_ad_image
 
 logger = logging.getLogger("rural24.worker")
 
@@ -26,15 +36,43 @@ class Context(SaqContext, total=False):
 
     engine: AsyncEngine
     mailer: Mailer
+    media: MediaStorage
+    generations: Generations
+    redis: RedisConnection
 
 
 async def expire_ads_job(ctx: Context) -> int:
-    """Scheduled: ads past their ``expiresAt`` become ``expired`` and leave search."""
+    """Scheduled: ads past their ``expiresAt`` become ``expired`` (they leave search); owners of ads
+    expiring within 3 days are emailed once. Emails are queued in the same transaction."""
+    now = datetime.now(UTC)
     async with ctx["engine"].begin() as connection:
-        result = await expire_ads(ExpireAds(now=datetime.now(UTC)), connection)
-    if result.count:
-        logger.info("expired %d ads", result.count)
-    return result.count
+        expired = await expire_ads(ExpireAds(now=now), connection)
+        expiring = await warn_expiring_ads(WarnExpiringAds(now=now), connection)
+        deliveries = []
+        for ad in expiring:
+            subject, body = expiring_email(ad.owner_name, ad.title, ad.expires_at)
+            email = QueueEmail(
+                kind="ad_expiring",
+                dedupe_key=f"expiring:{ad.ad_id}:{ad.expires_at:%Y%m%d}",
+                to=ad.owner_email,
+                subject=subject,
+                body=body,
+            )
+            deliveries.append(await queue_email(email, connection))
+        lsn = lsn_to_int(str(await connection.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))))
+    for delivery_id in deliveries:
+        if delivery_id is not None:
+            await ctx["worker"].queue.enqueue(
+                "send_email", key=email_job_key(delivery_id), delivery_id=str(delivery_id), **EMAIL_JOB
+            )
+    if expired.ad_ids:
+        # Stage 2+: the API instances see these generations in Redis and drop the ads from cached
+        # pages at once. Stage 1: search already filters on expiresAt; cached pages age out.
+        await ctx["generations"].bump(lsn, SEARCH, *(ad_generation(ad_id) for ad_id in expired.ad_ids))
+        logger.info("expired %d ads", expired.count)
+    if expiring:
+        logger.info("warned %d owners of expiring ads", len(expiring))
+    return expired.count
 
 
 async def run_worker(settings: Settings | None = None, *, concurrency: int = 10) -> None:
@@ -45,20 +83,6 @@ async def run_worker(settings: Settings | None = None, *, concurrency: int = 10)
         await worker.start()
     finally:
         await worker.queue.disconnect()
-
-
-async def send_welcome_email(ctx: Context, *, user_id: str) -> bool:
-    """After register: the welcome email. ``False`` when the user is gone by then."""
-    async with ctx["engine"].connect() as connection:
-        row = (await connection.execute(_USER_CONTACT, {"id": user_id})).first()
-    if row is None:
-        return False
-    subject, text_body = welcome_email(row.name)
-    await ctx["mailer"].send(Email(to=row.email, subject=subject, text=text_body))
-    return True
-
-
-_USER_CONTACT = text("SELECT email, name FROM users WHERE id = CAST(:id AS uuid)")
 
 
 def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> Worker[Context]:
@@ -76,16 +100,43 @@ def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> 
         ctx["engine"] = create_async_engine(
             sqlalchemy_url(primary_url), pool_size=min(settings.db.pool_size, concurrency), pool_pre_ping=True
         )
+        ctx["media"] = build_media_storage(settings.app.media_storage_url)
+        # Stage 2+: the API instances read these generations from Redis, so a processed image shows
+        # at once. Stage 1: memory generations are per process and cannot reach the API; its caches
+        # show the image when their entries expire (CACHE_TTL_AD / CACHE_TTL_SEARCH).
+        if settings.redis.enabled:
+            ctx["redis"] = RedisConnection(settings.redis)
+            ctx["generations"] = RedisGenerations(ctx["redis"].client, settings.app.name)
+        else:
+            ctx["generations"] = MemoryGenerations()
 
     async def shutdown(ctx: Context) -> None:
         engine = ctx.get("engine")
         if engine is not None:
             await engine.dispose()
+        redis = ctx.get("redis")
+        if redis is not None:
+            await redis.close()
 
     return Worker(
         build_queue(settings, primary_url),
-        functions=[expire_ads_job, send_welcome_email],
-        cron_jobs=[CronJob(expire_ads_job, cron="*/10 * * * *", retries=JOB_DEFAULTS["retries"], timeout=300)],
+        functions=[
+            expire_ads_job,
+            send_email,
+            requeue_pending_emails,
+            process_ad_image,
+            alert_saved_searches,
+            daily_saved_search_alerts,
+        ],
+        cron_jobs=[
+            CronJob(expire_ads_job, cron="*/10 * * * *", retries=JOB_DEFAULTS["retries"], timeout=300),
+            CronJob(requeue_pending_emails, cron="* * * * *", retries=1, timeout=60),
+            # 08:00 in Argentina (UTC-3)
+            CronJob(daily_saved_search_alerts, cron="0 11 * * *", retries=JOB_DEFAULTS["retries"], timeout=600),
+        ],
+        # Sweep often: a job whose worker died (SIGKILL, lost machine) is retried once its
+        # timeout has passed, at the next sweep (SAQ's default sweeps every 60 s).
+        timers=cast("PartialTimersDict", {"sweep": 5}),
         startup=startup,
         shutdown=shutdown,
         concurrency=concurrency,

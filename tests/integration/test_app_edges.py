@@ -52,6 +52,8 @@ async def test_readiness_reports_primary_and_replica(client: AsyncTestClient[Lit
     assert body["checks"]["primary"]["status"] == "ok"
     assert body["checks"]["replica"]["status"] == "ok"
     assert body["checks"]["replica"]["lagSeconds"] is not None
+    assert body["checks"]["queue"]["status"] == "ok"
+    assert body["checks"]["queue"]["detail"].endswith("queued")
     if mode == "redis":
         assert body["checks"]["redis"]["status"] == "ok"
     else:
@@ -66,5 +68,6 @@ async def test_metrics_count_requests_and_cache_lookups(client: AsyncTestClient[
     text = response.text
     assert 'rural24_cache_lookups_total{cache="categories",result="hit"}' in text
     assert "rural24_db_pool_size" in text
+    assert "rural24_queue_depth" in text
     assert "/api/categories" in text
     assert (await client.get("/api/metrics")).status_code == 200

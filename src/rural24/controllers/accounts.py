@@ -29,6 +29,7 @@ from domain.accounts.commands import (
     register_user,
     update_profile,
 )
+from domain.accounts.emails import welcome_email
 from domain.accounts.models import User
 from domain.accounts.queries import (
     GetProfile,
@@ -40,11 +41,14 @@ from domain.accounts.queries import (
     get_seller_profile,
 )
 from domain.accounts.services import UserService
+from domain.messaging.outbox import QueueEmail, queue_email
 from domain.shared.structs import CamelStruct
 from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import SEARCH, ad_generation
 from infrastructure.sessions import now_ms
 from rural24.auth import AUTH_OPTIONAL, PUBLIC, CurrentUser, current_user, requires_admin
+from rural24.jobs.emails import enqueue_email
+from rural24.ratelimit import limit_login
 from rural24.state import Services
 
 logger = logging.getLogger("rural24.accounts")
@@ -96,8 +100,11 @@ class AuthController(Controller):
         services: NamedDependency[Services],
     ) -> Response[AuthResult]:
         user = await register_user(data, users)
+        subject, body = welcome_email(user.name)
+        welcome = QueueEmail(kind="welcome", dedupe_key=f"welcome:{user.id}", to=user.email, subject=subject, body=body)
+        delivery_id = await queue_email(welcome, db_session)  # same transaction as the account: an outbox
         await db_session.commit()
-        await services.jobs.enqueue("send_welcome_email", key=f"welcome:{user.id}", user_id=str(user.id))
+        await enqueue_email(services.jobs, delivery_id)
         return Response(await _issue(services, user), status_code=HTTP_201_CREATED, headers=PRIVATE)
 
     @post(
@@ -115,6 +122,7 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> Response[AuthResult]:
+        await limit_login(services, request, data.email)
         user = await log_in(data, users)
         return Response(await _issue(services, user), headers=PRIVATE)
 
@@ -122,6 +130,7 @@ class AuthController(Controller):
     async def logout(self, request: Request[Any, Any, Any], services: NamedDependency[Services]) -> None:
         me = current_user(request)
         await services.authenticator.sessions.revoke(str(me.id), me.token_id, me.expires_at)
+        await services.notifications.session_ended(me.id)  # this token's open sockets close (4401)
 
     @post("/logout-all-devices", status_code=HTTP_204_NO_CONTENT, summary="Log out every session of the user")
     async def logout_all_devices(
@@ -136,6 +145,7 @@ class AuthController(Controller):
         await end_all_sessions(EndAllSessions(user_id=me.id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
         await db_session.commit()
         await services.authenticator.sessions.revoke_all(str(me.id), at)
+        await services.notifications.session_ended(me.id)  # open sockets close (4401)
 
 
 class MeController(Controller):
@@ -211,6 +221,7 @@ class AdminUsersController(Controller):
         await block_user(BlockUser(user_id=user_id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
         await db_session.commit()
         await services.authenticator.sessions.revoke_all(str(user_id), at)
+        await services.notifications.session_ended(user_id)  # open sockets close (4401)
         # their ads leave search and detail at once
         lsn = await db_session.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
         ads = (await db_session.scalars(text("SELECT id FROM ads WHERE owner_id = :id"), {"id": user_id})).all()

@@ -65,13 +65,23 @@ from domain.ads.queries import (
     normalise_search,
     search_ads,
 )
+from domain.ads.saved_searches import (
+    MAX_SAVED_SEARCHES,
+    NewSavedSearch,
+    SavedSearchRead,
+    delete_saved_search,
+    list_saved_searches,
+    save_search,
+)
 from domain.catalog.queries import ListCategories, list_categories
 from domain.catalog.reference import PROVINCE_CODES
+from domain.messaging.outbox import EmailDeliveryRead, list_deliveries
 from domain.shared.structs import CamelStruct, ReadModel
 from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import SEARCH, ad_generation, user_writes
 from rural24.auth import AUTH_OPTIONAL, CurrentUser, current_user, requires_admin
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
+from rural24.ratelimit import limit_search
 from rural24.state import Services
 
 PUBLIC_CACHE = "public, s-maxage=300, stale-while-revalidate=600"
@@ -244,6 +254,8 @@ class AdsController(Controller):
             command = PublishAd(actor=actor, ad=data, ttl_days=services.settings.app.ad_ttl_days, now=datetime.now(UTC))
             changed = await publish_ad(command, db_session)
             await _commit_and_invalidate(db_session, services, changed)
+            # instant saved-search alerts, in the background
+            await services.jobs.enqueue("alert_saved_searches", key=f"alert:{changed.ad_id}", ad_id=str(changed.ad_id))
             response = await _detail_response(request, services, changed.ad_id, HTTP_201_CREATED)
             response.headers["Location"] = f"/api/ads/{changed.ad_id}"
             response.headers["Cache-Control"] = PRIVATE
@@ -264,7 +276,8 @@ class AdsController(Controller):
             "`price_asc`, `price_desc`, `relevance` (needs `q`). Page with `page` or with `cursor` "
             "(`nextCursor` of the previous page; keyset, stable while ads are added). "
             "`cached` tells whether the page came from the cache; a publish, edit or removal shows in "
-            "the next search at the origin. `If-None-Match` → 304."
+            "the next search at the origin. `If-None-Match` → 304. Limited per client address "
+            "(`RATE_LIMIT_SEARCH`): 429 with `Retry-After` beyond."
         ),
         cache_control=None,
     )
@@ -284,6 +297,7 @@ class AdsController(Controller):
         page_size: Annotated[int, QueryParameter(name="pageSize", ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> Response[SearchResponse]:
+        await limit_search(services, request)
         tree = await _category_tree(services)
         query = normalise_search(
             SearchAds(
@@ -444,10 +458,7 @@ class AdsController(Controller):
     ) -> None:
         user = current_user(request)
         await save_favorite(SaveFavorite(user_id=user.id, ad_id=ad_id, saved=saved), session)
-        await session.commit()
-        lsn_text = await session.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
-        await session.commit()
-        await services.generations.bump(lsn_to_int(str(lsn_text)), user_writes(user.id))
+        await _commit_user_write(session, services, user.id)
 
 
 async def _private_detail(request: Request[Any, Any, Any], services: Services, ad_id: UUID) -> Response[AdDetail]:
@@ -492,6 +503,66 @@ class MyAdsController(Controller):
         return Response(ads, headers={"Cache-Control": PRIVATE})
 
 
+class SavedSearchesController(Controller):
+    path = "/api/me/saved-searches"
+    tags = ["ads"]
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Save a search",
+        description=(
+            "The search's filters (the same as `GET /api/ads/search` takes) and `frequency`: `instant` "
+            "(an email as each matching ad is published) or `daily` (one email a day listing them). "
+            f"At most {MAX_SAVED_SEARCHES} per user (409 beyond)."
+        ),
+    )
+    async def create(
+        self,
+        data: JSONBody[NewSavedSearch],
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        services: NamedDependency[Services],
+    ) -> Response[SavedSearchRead]:
+        user = current_user(request)
+        tree = await _category_tree(services)
+        search_id = await save_search(user.id, data, db_session, tree, PROVINCE_CODES)
+        await _commit_user_write(db_session, services, user.id)
+        saved = await list_saved_searches(user.id, services.read_side.on_primary(), after_lsn=None)
+        created = next(s for s in saved if s.id == search_id)
+        return Response(created, status_code=HTTP_201_CREATED, headers={"Cache-Control": PRIVATE})
+
+    @get("/", summary="Own saved searches")
+    async def list_mine(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services]
+    ) -> Response[list[SavedSearchRead]]:
+        user = current_user(request)
+        after_lsn = await _own_position(services, user.id)
+        saved = await list_saved_searches(user.id, services.read_side, after_lsn=after_lsn)
+        return Response(saved, headers={"Cache-Control": PRIVATE})
+
+    @delete("/{search_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="Delete a saved search")
+    async def remove(
+        self,
+        search_id: FromPath[UUID],
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        services: NamedDependency[Services],
+    ) -> None:
+        user = current_user(request)
+        if not await delete_saved_search(user.id, search_id, db_session):
+            raise NotFoundException("saved search not found")
+        await _commit_user_write(db_session, services, user.id)
+
+
+async def _commit_user_write(session: AsyncSession, services: Services, user_id: UUID) -> None:
+    """Commit a write only its author reads back, and remember its position for their next reads."""
+    await session.commit()
+    lsn_text = await session.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
+    await session.commit()
+    await services.generations.bump(lsn_to_int(str(lsn_text)), user_writes(user_id))
+
+
 async def _own_position(services: Services, user_id: UUID) -> int | None:
     (position,) = await services.generations.get(user_writes(user_id))
     if position < 0:  # unknown (Redis down): only the primary is surely fresh
@@ -519,6 +590,20 @@ class AdminAdsController(Controller):
     ) -> None:
         changed = await suspend_ad(SuspendAd(ad_id=ad_id, now=datetime.now(UTC)), db_session)
         await _commit_and_invalidate(db_session, services, changed, current_user(request).id)
+
+    @get(
+        "/emails",
+        summary="Emails by delivery state",
+        description="`failed`: gave up after 3 attempts (the last error is kept); `pending`: not sent yet.",
+    )
+    async def emails(
+        self,
+        services: NamedDependency[Services],
+        status: FromQuery[Literal["failed", "pending", "sent"]] = "failed",
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> Response[list[EmailDeliveryRead]]:
+        deliveries = await list_deliveries(status, limit, services.read_side.on_primary())
+        return Response(deliveries, headers={"Cache-Control": PRIVATE})
 
     @get("/reports", summary="Open reports, newest first")
     async def reports(

@@ -34,6 +34,8 @@ class Checks(CamelStruct):
     """``null`` when no ``DATABASE_READ_URL`` is configured."""
     redis: Check | None = None
     """``null`` when ``REDIS_ENABLED`` is false."""
+    queue: Check | None = None
+    """The job queue (SAQ on PostgreSQL or Redis); ``detail`` gives the number of queued jobs."""
 
 
 class Readiness(CamelStruct):
@@ -69,6 +71,16 @@ async def _check_redis(services: Services) -> Check | None:
     return Check("ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
+async def _check_queue(services: Services) -> Check:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(2):
+            depth = await services.jobs.depth()
+    except Exception as exc:
+        return Check("degraded", detail=type(exc).__name__)
+    return Check("ok", latency_ms=round((time.perf_counter() - started) * 1000, 2), detail=f"{depth} queued")
+
+
 class HealthController(Controller):
     path = "/api/health"
     tags = ["operations"]
@@ -81,16 +93,17 @@ class HealthController(Controller):
         "/ready",
         summary="Readiness",
         description=(
-            "Checks the primary, the replica (with its replay lag) and Redis, each `ok`, `degraded` or `down`. "
+            "Checks the primary, the replica (with its replay lag), Redis and the job queue, each `ok`, "
+            "`degraded` or `down`. "
             "503 only when the primary is down: without a replica or Redis the service still answers."
         ),
         responses={503: ResponseSpec(data_container=Readiness, description="The primary is down.")},
     )
     async def readiness(self, services: NamedDependency[Services]) -> Response[Readiness]:
-        primary, replica, redis = await asyncio.gather(
-            _check_primary(services), _check_replica(services), _check_redis(services)
+        primary, replica, redis, queue = await asyncio.gather(
+            _check_primary(services), _check_replica(services), _check_redis(services), _check_queue(services)
         )
-        others = [check for check in (replica, redis) if check is not None]
+        others = [check for check in (replica, redis, queue) if check is not None]
         overall: CheckState
         if primary.status == "down":
             overall = "down"
@@ -98,7 +111,7 @@ class HealthController(Controller):
             overall = "degraded"
         else:
             overall = "ok"
-        body = Readiness(overall, Checks(primary, replica, redis))
+        body = Readiness(overall, Checks(primary, replica, redis, queue))
         return Response(
             body,
             status_code=HTTP_503_SERVICE_UNAVAILABLE if overall == "down" else HTTP_200_OK,

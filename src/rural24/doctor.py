@@ -1,0 +1,148 @@
+"""``rural24 doctor``: the stage advisor. Live figures from a running instance, compared with the
+original design's thresholds, and what to switch on next.
+
+Thresholds (seed document, "cuándo escalar"): leave stage 1 when RPS stays above 40 or p95
+passes 500 ms; leave stage 2 when RPS stays above 200, or database reads slow down (replica);
+a cache hit rate under 50 % means the cache is not doing its job.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from infrastructure.settings import Settings
+
+STAGE1_MAX_RPS = 40
+STAGE2_MAX_RPS = 200
+P95_LIMIT_MS = 500
+CACHE_HIT_FLOOR = 0.5
+POOL_BUSY_CEILING = 0.8
+REPLICA_LAG_CEILING_S = 5.0
+
+
+@dataclass(frozen=True)
+class Figures:
+    rps: float
+    p95_ms: float | None
+    cache_hit_rate: float | None
+    rate_limited_per_s: float
+    pool_busy: float | None
+    replica_lag_s: float | None
+    queue_depth: float | None
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    requests: float
+    buckets: dict[float, float]
+    cache_hits: float
+    cache_misses: float
+    rejections: float
+    pool_in_use: float
+    pool_size: float
+    replica_lag: float | None
+    queue_depth: float | None
+
+
+def parse_metrics(text: str, prefix: str, at: float) -> Sample:
+    requests = hits = misses = rejections = in_use = size = 0.0
+    lag = depth = None
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name, labels, value = sample.name, sample.labels, sample.value
+            if name == f"{prefix}_requests_total":
+                requests += value
+            elif name == f"{prefix}_request_duration_seconds_bucket":
+                bound = float(labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + value
+            elif name == "rural24_cache_lookups_total":
+                if labels.get("result") == "hit":
+                    hits += value
+                else:
+                    misses += value
+            elif name == "rural24_rate_limit_rejections_total":
+                rejections += value
+            elif name == "rural24_db_pool_in_use":
+                in_use += value
+            elif name == "rural24_db_pool_size":
+                size += value
+            elif name == "rural24_replica_lag_seconds":
+                lag = value
+            elif name == "rural24_queue_depth":
+                depth = value
+    return Sample(at, requests, buckets, hits, misses, rejections, in_use, size, lag, depth)
+
+
+def _p95(before: dict[float, float], after: dict[float, float]) -> float | None:
+    deltas = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
+    if not deltas or deltas[-1][1] <= 0:
+        return None
+    total = deltas[-1][1]
+    for bound, count in deltas:
+        if count >= 0.95 * total:
+            return bound * 1000
+    return None
+
+
+def figures(before: Sample, after: Sample) -> Figures:
+    seconds = max(after.at - before.at, 1e-6)
+    lookups = (after.cache_hits - before.cache_hits) + (after.cache_misses - before.cache_misses)
+    return Figures(
+        rps=(after.requests - before.requests) / seconds,
+        p95_ms=_p95(before.buckets, after.buckets),
+        cache_hit_rate=(after.cache_hits - before.cache_hits) / lookups if lookups > 0 else None,
+        rate_limited_per_s=(after.rejections - before.rejections) / seconds,
+        pool_busy=after.pool_in_use / after.pool_size if after.pool_size else None,
+        replica_lag_s=after.replica_lag,
+        queue_depth=after.queue_depth,
+    )
+
+
+def current_stage(settings: Settings) -> int:
+    if settings.db.read_url:
+        return 3
+    if settings.redis.enabled:
+        return 2
+    return 1
+
+
+def advise(stage: int, seen: Figures) -> list[str]:
+    """What to do next, most urgent first; empty when the current stage fits the traffic."""
+    advice: list[str] = []
+    slow = seen.p95_ms is not None and seen.p95_ms > P95_LIMIT_MS
+    if stage == 1 and (seen.rps > STAGE1_MAX_RPS or slow):
+        advice.append(
+            "stage 2: set REDIS_ENABLED=true, REDIS_URL and SESSION_STRATEGY=redis, then run 2-3 instances "
+            "(WEB_CONCURRENCY=2): shared caches, limits, sessions and pub/sub"
+        )
+    if stage == 2 and (seen.rps > STAGE2_MAX_RPS or slow):
+        advice.append(
+            "stage 3: add a read replica (DATABASE_READ_URL), autoscale the API and run more workers; "
+            "put a CDN in front (public reads already send s-maxage)"
+        )
+    if seen.cache_hit_rate is not None and seen.cache_hit_rate < CACHE_HIT_FLOOR:
+        advice.append("cache hit rate under 50%: raise CACHE_TTL_SEARCH / CACHE_TTL_AD or check what misses")
+    if seen.pool_busy is not None and seen.pool_busy > POOL_BUSY_CEILING:
+        advice.append("database pool over 80% busy: raise DB_POOL_SIZE or add a replica")
+    if seen.replica_lag_s is not None and seen.replica_lag_s > REPLICA_LAG_CEILING_S:
+        advice.append("the replica lags: reads fall back to the primary; check the replica's resources")
+    if seen.rate_limited_per_s > 1:
+        advice.append("many 429s: check RATE_LIMIT_* against real traffic (and TRUSTED_PROXY_HOPS behind a proxy)")
+    return advice
+
+
+def examine(url: str, settings: Settings, seconds: float) -> tuple[int, Figures, list[str]]:
+    """Scrape ``/metrics`` twice, ``seconds`` apart (traffic goes only to ``url``)."""
+    with httpx.Client(base_url=url, timeout=10) as client:
+        first = parse_metrics(client.get("/metrics").text, settings.app.name, time.monotonic())
+        time.sleep(seconds)  # the measuring window, not synchronisation
+        second = parse_metrics(client.get("/metrics").text, settings.app.name, time.monotonic())
+    stage = current_stage(settings)
+    seen = figures(first, second)
+    return stage, seen, advise(stage, seen)

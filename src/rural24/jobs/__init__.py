@@ -1,0 +1,1 @@
+"""Job functions the worker (``rural24.worker``) runs, one module per concern."""
