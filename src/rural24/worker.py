@@ -25,6 +25,7 @@ from infrastructure.media import MediaStorage, build_media_storage
 from infrastructure.redis import RedisConnection
 from infrastructure.settings import Settings, get_settings
 from rural24.jobs.alerts import alert_saved_searches, daily_saved_search_alerts
+from rural24.jobs.digest import send_message_digest
 from rural24.jobs.emails import EMAIL_JOB, email_job_key, requeue_pending_emails, send_email
 from rural24.jobs.images import process_ad_image
 
@@ -127,6 +128,7 @@ def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> 
             process_ad_image,
             alert_saved_searches,
             daily_saved_search_alerts,
+            send_message_digest,
         ],
         cron_jobs=[
             CronJob(expire_ads_job, cron="*/10 * * * *", retries=JOB_DEFAULTS["retries"], timeout=300),

@@ -117,10 +117,6 @@ def _viewer(request: Request[Any, Any, Any]) -> CurrentUser | None:
     return user if isinstance(user, CurrentUser) else None
 
 
-def _media_url(key: str) -> str:
-    return f"/media/{key}"
-
-
 def _not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
     header = request.headers.get("if-none-match")
     if not header:
@@ -205,7 +201,7 @@ async def _detail_response(
             etag = _revision_etag(int(revision))
             return _respond(request, body, etag, PUBLIC_CACHE, extra_headers={"X-Cache": "hit"})
 
-    visible = await get_ad(ad_id, services.read_side, _media_url, after_lsn=after_lsn or None)
+    visible = await get_ad(ad_id, services.read_side, services.media.url, after_lsn=after_lsn or None)
     if visible is None:
         raise NotFoundException("ad not found")
     body = _encoder.encode(visible.detail)
@@ -319,7 +315,7 @@ class AdsController(Controller):
         (generation,) = await services.generations.get(SEARCH)
 
         async def load() -> bytes:
-            found = await search_ads(query, services.read_side, tree, _media_url, after_lsn=generation or None)
+            found = await search_ads(query, services.read_side, tree, services.media.url, after_lsn=generation or None)
             return _encoder.encode(found)
 
         if generation < 0:  # generations unknown (Redis down): no cache entry can be trusted
@@ -486,7 +482,7 @@ class MyAdsController(Controller):
     ) -> Response[list[OwnAdSummary]]:
         user = current_user(request)
         after_lsn = await _own_position(services, user.id)
-        ads = await list_own_ads(user.id, page, page_size, services.read_side, _media_url, after_lsn=after_lsn)
+        ads = await list_own_ads(user.id, page, page_size, services.read_side, services.media.url, after_lsn=after_lsn)
         return Response(ads, headers={"Cache-Control": PRIVATE})
 
     @get("/favorites", summary="Saved ads", description="Saved ads that are still live, newest saved first.")
@@ -499,7 +495,9 @@ class MyAdsController(Controller):
     ) -> Response[list[AdSummary]]:
         user = current_user(request)
         after_lsn = await _own_position(services, user.id)
-        ads = await list_favorites(user.id, page, page_size, services.read_side, _media_url, after_lsn=after_lsn)
+        ads = await list_favorites(
+            user.id, page, page_size, services.read_side, services.media.url, after_lsn=after_lsn
+        )
         return Response(ads, headers={"Cache-Control": PRIVATE})
 
 

@@ -35,6 +35,7 @@ from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import user_writes
 from rural24.auth import current_user
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
+from rural24.jobs.digest import schedule_message_digest
 from rural24.notifications import MessageNew, Sender
 from rural24.ratelimit import limit_messages
 from rural24.state import Services
@@ -105,6 +106,8 @@ class MessagesController(Controller):
                 preview=sent.preview,
             )
             await services.notifications.publish(sent.recipient_id, event)
+            # if the recipient has not read it in a while (offline), an email digest follows
+            await schedule_message_digest(services.jobs, sent.recipient_id)
             return Response(
                 MessageAccepted(sent.message_id, sent.conversation_id), status_code=HTTP_201_CREATED, headers=PRIVATE
             )
