@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
+from domain.shared.errors import DomainError, InvalidInput
 
-class AccountError(Exception):
-    """Base of account errors; ``detail`` is safe to show to the caller."""
 
+class AccountError(DomainError):
     detail = "account error"
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail or self.detail)
-        if detail:
-            self.detail = detail
 
 
 class EmailTaken(AccountError):
     detail = "an account with this email already exists"
+    status = 409
 
 
 class InvalidCredentials(AccountError):
     detail = "wrong email or password"
+    status = 401
 
 
 class UserNotFound(AccountError):
     detail = "user not found"
+    status = 404
 
 
-class InvalidAccountData(AccountError):
+class InvalidAccountData(InvalidInput, AccountError):
     """Input that passed the schema but breaks an account rule (short password, bad email …)."""
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.field = field

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
+from domain.shared.errors import DomainError, InvalidInput
 
-class AdError(Exception):
+
+class AdError(DomainError):
     detail = "ad error"
-    status = 400
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail or self.detail)
-        if detail:
-            self.detail = detail
 
 
 class AdNotFound(AdError):
@@ -34,12 +30,8 @@ class StaleAd(AdError):
     status = 412
 
 
-class InvalidAd(AdError):
-    status = 422
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.field = field
+class InvalidAd(InvalidInput, AdError):
+    """Input that passed the schema but breaks an ad rule."""
 
 
 class ForbiddenTransition(AdError):

@@ -14,6 +14,7 @@ import msgspec
 from msgspec import Meta
 
 from domain.catalog.queries import CategoryRead
+from domain.shared.errors import InvalidInput
 from domain.shared.ports import ReadConnection, Row
 from domain.shared.structs import CamelStruct, ReadModel
 from domain.shared.text import fold_accents
@@ -149,13 +150,10 @@ class SearchAds(CamelStruct, forbid_unknown_fields=True, omit_defaults=True):
     cursor: str | None = None
 
 
-class SearchRejected(ValueError):
+class SearchRejected(InvalidInput):
     """A search that cannot be run as asked (422): ``field`` names the parameter."""
 
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.field = field
-        self.detail = detail
+    source = "query"
 
 
 class CategoryTree:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
+from domain.shared.errors import DomainError, InvalidInput
 
-class MessagingError(Exception):
-    """Base of messaging errors: ``detail`` is safe to show, ``status`` is the HTTP status."""
 
+class MessagingError(DomainError):
     detail = "messaging error"
-    status = 400
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail or self.detail)
-        if detail:
-            self.detail = detail
 
 
 class ConversationNotFound(MessagingError):
@@ -43,12 +37,5 @@ class SenderBlocked(MessagingError):
     status = 403
 
 
-class InvalidMessage(MessagingError):
+class InvalidMessage(InvalidInput, MessagingError):
     """Input that passed the schema but breaks a messaging rule; ``field`` names it."""
-
-    status = 422
-
-    def __init__(self, field: str, detail: str, source: str = "body") -> None:
-        super().__init__(detail)
-        self.field = field
-        self.source = source

@@ -15,19 +15,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
 
-from domain.accounts.errors import AccountError, EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
-from domain.ads.errors import AdError, InvalidAd
-from domain.ads.queries import SearchRejected
-from domain.messaging.errors import InvalidMessage, MessagingError
+from domain.shared.errors import DomainError, InvalidInput
 
 logger = logging.getLogger("rural24.errors")
 
-_ACCOUNT_STATUS: dict[type[AccountError], int] = {
-    EmailTaken: 409,
-    InvalidCredentials: 401,
-    UserNotFound: 404,
-    InvalidAccountData: 422,
-}
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -94,14 +85,6 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
-def account_error_handler(request: Request[Any, Any, Any], exc: AccountError) -> Response[dict[str, Any]]:
-    status = _ACCOUNT_STATUS.get(type(exc), 400)
-    body: dict[str, Any] = {"status": status, "title": _title(status), "detail": exc.detail}
-    if isinstance(exc, InvalidAccountData):
-        body["errors"] = [{"field": exc.field, "message": exc.detail, "source": "body"}]
-    return Response(body, status_code=status, media_type=PROBLEM_JSON)
-
-
 def session_store_down_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     logger.warning("session store unavailable: %s", exc)
     return Response(
@@ -125,25 +108,9 @@ def repository_error_handler(request: Request[Any, Any, Any], exc: RepositoryErr
     )
 
 
-def ad_error_handler(request: Request[Any, Any, Any], exc: AdError) -> Response[dict[str, Any]]:
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    """Every context's errors: their status and detail; a rule broken by the input names its field."""
     body: dict[str, Any] = {"status": exc.status, "title": _title(exc.status), "detail": exc.detail}
-    if isinstance(exc, InvalidAd):
-        body["errors"] = [{"field": exc.field, "message": exc.detail, "source": "body"}]
-    return Response(body, status_code=exc.status, media_type=PROBLEM_JSON)
-
-
-def search_rejected_handler(request: Request[Any, Any, Any], exc: SearchRejected) -> Response[dict[str, Any]]:
-    body = {
-        "status": 422,
-        "title": _title(422),
-        "detail": exc.detail,
-        "errors": [{"field": exc.field, "message": exc.detail, "source": "query"}],
-    }
-    return Response(body, status_code=422, media_type=PROBLEM_JSON)
-
-
-def messaging_error_handler(request: Request[Any, Any, Any], exc: MessagingError) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {"status": exc.status, "title": _title(exc.status), "detail": exc.detail}
-    if isinstance(exc, InvalidMessage):
+    if isinstance(exc, InvalidInput):
         body["errors"] = [{"field": exc.field, "message": exc.detail, "source": exc.source}]
     return Response(body, status_code=exc.status, media_type=PROBLEM_JSON)

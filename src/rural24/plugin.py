@@ -24,10 +24,7 @@ from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.stores.registry import StoreRegistry
 
 import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
-from domain.accounts.errors import AccountError
-from domain.ads.errors import AdError
-from domain.ads.queries import SearchRejected
-from domain.messaging.errors import MessagingError
+from domain.shared.errors import DomainError
 from infrastructure.cache import QueryCache
 from infrastructure.database.embedded import resolve_primary_url
 from infrastructure.database.primary import primary_config
@@ -52,13 +49,10 @@ from rural24.controllers.images import images_controller, media_files_router
 from rural24.controllers.messaging import MessagesController
 from rural24.controllers.notifications import notifications_socket
 from rural24.errors import (
-    account_error_handler,
-    ad_error_handler,
+    domain_error_handler,
     internal_error_handler,
-    messaging_error_handler,
     problem_details_config,
     repository_error_handler,
-    search_rejected_handler,
     session_store_down_handler,
 )
 from rural24.notifications import Notifier
@@ -177,11 +171,8 @@ class AppPlugin(InitPluginProtocol):
         limits = api_rate_limit_config(services.rate_limiter, settings.rate_limits.api, settings.app.trusted_proxy_hops)
         app_config.middleware.append(limits.middleware)
         app_config.exception_handlers[Exception] = internal_error_handler
-        app_config.exception_handlers[AccountError] = account_error_handler
+        app_config.exception_handlers[DomainError] = domain_error_handler
         app_config.exception_handlers[RepositoryError] = repository_error_handler
-        app_config.exception_handlers[AdError] = ad_error_handler
-        app_config.exception_handlers[SearchRejected] = search_rejected_handler
-        app_config.exception_handlers[MessagingError] = messaging_error_handler
         app_config.exception_handlers[SessionStoreUnavailable] = session_store_down_handler
         if settings.app.frontend_urls:
             app_config.cors_config = CORSConfig(
