@@ -4,8 +4,10 @@
   directory of the process; the API and the worker must agree on it, so use an absolute path
   when they start from different directories). The API serves ``<folder>/ads`` under
   ``/media/ads`` (originals are never served).
-* ``s3://bucket/prefix`` — not available yet: it needs an S3 client package (see
-  :func:`build_media_storage`).
+* ``s3://bucket/prefix`` — an S3-compatible bucket (production), through ``obstore``.
+  Credentials and region come from the standard ``AWS_*`` environment variables; query
+  parameters may set ``endpoint`` (MinIO, R2 …), ``region`` and ``public_url`` (a CDN in front
+  of the bucket; default: the endpoint's or AWS's bucket URL).
 
 Keys are ``/``-separated, URL-safe and checked against path traversal
 (:func:`domain.ads.images.is_valid_key`).
@@ -19,10 +21,18 @@ import os
 import uuid
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+from urllib.parse import parse_qs
 
 from domain.ads.images import is_valid_key
 
-__all__ = ("InvalidMediaKey", "LocalMediaStorage", "MediaNotFound", "MediaStorage", "build_media_storage")
+__all__ = (
+    "InvalidMediaKey",
+    "LocalMediaStorage",
+    "MediaNotFound",
+    "MediaStorage",
+    "S3MediaStorage",
+    "build_media_storage",
+)
 
 
 class MediaNotFound(LookupError):
@@ -109,6 +119,70 @@ class LocalMediaStorage:
             raise
 
 
+class S3MediaStorage:
+    """An S3-compatible bucket through ``obstore`` (async, one small native package). Objects are
+    served by the bucket or a CDN in front of it (``public_url``), not by the API."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint: str | None = None,
+        region: str | None = None,
+        public_url: str | None = None,
+    ) -> None:
+        from obstore.store import S3Store
+
+        config: dict[str, str] = {}
+        if endpoint:
+            config["endpoint"] = endpoint
+        if region:
+            config["region"] = region
+        self._store = S3Store(
+            bucket,
+            prefix=prefix or None,
+            config=config,  # type: ignore[arg-type]
+            client_options={"allow_http": bool(endpoint and endpoint.startswith("http://"))},
+        )
+        if public_url is None:
+            base = f"{endpoint.rstrip('/')}/{bucket}" if endpoint else f"https://{bucket}.s3.amazonaws.com"
+            public_url = f"{base}/{prefix}" if prefix else base
+        self._public_url = public_url.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"S3MediaStorage({self._public_url!r})"
+
+    @staticmethod
+    def _checked(key: str) -> str:
+        if not is_valid_key(key):
+            raise InvalidMediaKey(key)
+        return key
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        import obstore
+
+        await obstore.put_async(self._store, self._checked(key), data, attributes={"Content-Type": content_type})
+
+    async def get(self, key: str) -> bytes:
+        import obstore
+
+        try:
+            result = await obstore.get_async(self._store, self._checked(key))
+            return bytes(await result.bytes_async())
+        except FileNotFoundError as exc:
+            raise MediaNotFound(key) from exc
+
+    async def delete(self, key: str) -> None:
+        import obstore
+
+        with contextlib.suppress(FileNotFoundError):
+            await obstore.delete_async(self._store, self._checked(key))
+
+    def url(self, key: str) -> str:
+        return f"{self._public_url}/{self._checked(key)}"
+
+
 def build_media_storage(url: str, base_url: str = "/media") -> MediaStorage:
     """The storage ``MEDIA_STORAGE_URL`` names.
 
@@ -123,10 +197,18 @@ def build_media_storage(url: str, base_url: str = "/media") -> MediaStorage:
             raise ValueError(msg)
         return LocalMediaStorage(Path(rest), base_url)
     if separator and scheme == "s3":
-        msg = (
-            "S3 media storage needs an S3 client package (obstore), which is not installed; "
-            "use MEDIA_STORAGE_URL=file://<folder> for now"
+        location, _, query = rest.partition("?")
+        bucket, _, prefix = location.partition("/")
+        if not bucket:
+            msg = "MEDIA_STORAGE_URL s3:// needs a bucket, e.g. s3://rural24-media/ads"
+            raise ValueError(msg)
+        options = {k: v[-1] for k, v in parse_qs(query).items()}
+        return S3MediaStorage(
+            bucket,
+            prefix.strip("/"),
+            endpoint=options.get("endpoint"),
+            region=options.get("region"),
+            public_url=options.get("public_url"),
         )
-        raise ValueError(msg)
-    msg = f"MEDIA_STORAGE_URL={url!r} is not supported: expected file://<folder>"
+    msg = f"MEDIA_STORAGE_URL={url!r} is not supported: expected file://<folder> or s3://<bucket>/<prefix>"
     raise ValueError(msg)

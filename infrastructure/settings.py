@@ -177,7 +177,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "CACHE_TTL_AD": "ad detail cache lifetime (5m)",
     "AD_TTL_DAYS": "days an ad stays published before it expires (30)",
     "EMAIL_URL": "smtp://user:pass@host:port or console:// (default)",
-    "MEDIA_STORAGE_URL": "where images go: a local folder (file://./media, default)",
+    "MEDIA_STORAGE_URL": "where images go: file://<folder> (file://./media, default) or s3://bucket/prefix",
     "MAX_JSON_BODY": "largest JSON request body in bytes (65536)",
     "MAX_UPLOAD_BODY": "largest upload in bytes (10485760)",
 }
