@@ -263,6 +263,14 @@ def _tree_cpu(pid: int | None) -> float:
     return total
 
 
+def _machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine so far (every core, every process)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq"))
+
+
 def _server_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "APP_", "PG", "BENCH_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "src")])
@@ -462,6 +470,13 @@ class Scenario:
     server_cpu: float
     postgres_cpu: float
     server_rss_mb: float
+    machine_cpu: float
+    """CPU seconds the whole machine was busy (every process) during the run."""
+
+    @property
+    def other_cpu(self) -> float:
+        """CPU seconds of everything else on the machine: other work that skews the figures."""
+        return max(0.0, self.machine_cpu - self.server_cpu - self.postgres_cpu - self.result.cpu_seconds)
 
     @property
     def rps(self) -> float:
@@ -510,7 +525,7 @@ def run_load(
             process.start()
         while time.time() < start_at:
             time.sleep(0.05)
-        server_cpu, postgres_cpu = server.cpu_seconds(), _tree_cpu(postgres_pid)
+        server_cpu, postgres_cpu, machine_cpu = server.cpu_seconds(), _tree_cpu(postgres_pid), _machine_cpu()
         received = 0
         hard_deadline = start_at + duration + 60
         while received < len(processes):
@@ -532,6 +547,7 @@ def run_load(
             received += 1
         server_cpu = server.cpu_seconds() - server_cpu
         postgres_cpu = _tree_cpu(postgres_pid) - postgres_cpu
+        machine_cpu = _machine_cpu() - machine_cpu
         progress.update(task, completed=duration)
     finally:
         for process in processes:
@@ -542,7 +558,7 @@ def run_load(
                 process.terminate()
                 process.join(timeout=5)
         progress.remove_task(task)
-    return Scenario(label, merged, server_cpu, postgres_cpu, server.rss_mb())
+    return Scenario(label, merged, server_cpu, postgres_cpu, server.rss_mb(), machine_cpu)
 
 
 def check_same_answers(full: Server, bare: Server, paths: Sequence[str]) -> int:
@@ -575,7 +591,7 @@ def print_report(scenarios: dict[str, Scenario], args: argparse.Namespace, notes
     )
     header = (
         f"{'scenario':<15}{'requests':>10}{'RPS':>9}{'p50 ms':>9}{'p99 ms':>9}{'KB/resp':>9}"
-        f"{'hits':>7}{'errors':>8}{'server':>8}{'pg':>6}{'client':>8}{'RSS MB':>8}"
+        f"{'hits':>7}{'errors':>8}{'server':>8}{'pg':>6}{'client':>8}{'other':>8}{'RSS MB':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -587,9 +603,13 @@ def print_report(scenarios: dict[str, Scenario], args: argparse.Namespace, notes
             f"{scenario.percentile(0.99):>9.2f}{(r.body_bytes / max(r.ok, 1)) / 1024:>9.1f}"
             f"{100 * r.cache_hits / max(r.ok, 1):>6.0f}%{sum(r.errors.values()):>8}"
             f"{100 * scenario.server_cpu / seconds:>7.0f}%{100 * scenario.postgres_cpu / seconds:>5.0f}%"
-            f"{100 * r.cpu_seconds / seconds:>7.0f}%{scenario.server_rss_mb:>8.0f}"
+            f"{100 * r.cpu_seconds / seconds:>7.0f}%{100 * scenario.other_cpu / seconds:>7.0f}%"
+            f"{scenario.server_rss_mb:>8.0f}"
         )
-    print("(CPU columns: % of one core over the run; hits: X-Cache: hit; latencies are the client's)")
+    print(
+        "(CPU: % of one core over the run; other: the rest of the machine, work that skews the figures; "
+        "hits: X-Cache: hit; latencies: the client's; RSS: the API process after the run)"
+    )
     print()
     for suffix in ("", "-light"):
         if f"bare{suffix}" not in scenarios:
@@ -697,7 +717,6 @@ def main() -> None:
         common = {"concurrency": args.concurrency, "clients": args.clients, "postgres_pid": postgres_pid}
         scenarios: dict[str, Scenario] = {}
         columns = (TextColumn("{task.description:<24}"), BarColumn(), TimeRemainingColumn())
-        load_before = os.getloadavg()[0]
         with Progress(*columns) as progress:
             for server in (full, bare):
                 run_load(f"warm-up {server.name}", server, warmup, duration=args.warmup, progress=progress, **common)
@@ -713,7 +732,6 @@ def main() -> None:
             scenarios["cached"] = run_load(
                 "cached", full, [_request(SEARCH_PATH)], duration=args.duration, progress=progress, **common
             )
-        notes.append(f"1-minute load average before the runs: {load_before:.2f} (other work skews the figures)")
         print_report(scenarios, args, notes)
         failed = False
     finally:

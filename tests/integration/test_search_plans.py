@@ -2,7 +2,7 @@
 
 One database for the module: copied from the migrated template, seeded with 100 000 realistic
 ads (``seed_demo_data``), plus images, favorites and reports so that the tables hanging from
-``ads`` are not empty, then ``ANALYZE``\\d. Each search shape is built exactly as the handler
+``ads`` are not empty, then analysed. Each search shape is built exactly as the handler
 builds it (``normalise_search`` → ``build_search_sql``) and explained twice:
 
 * ``custom``: ``EXPLAIN`` with the arguments bound — the plan of a statement's first executions;
@@ -28,6 +28,7 @@ from uuid import UUID
 
 import pytest
 
+from domain.accounts import queries as account_queries
 from domain.ads import commands as ad_commands
 from domain.ads import queries as ad_queries
 from domain.ads.queries import CategoryTree, SearchAds, build_search_sql, normalise_search, search_ads
@@ -283,6 +284,7 @@ OTHER_QUERIES: dict[str, tuple[str, str | tuple[str, ...]]] = {
     "expire-ads": (_expire_sql(), "ix_ads_active_expires_at"),
     "detail": (ad_queries._DETAIL_SQL, "pk_ads"),
     "open-reports": (ad_queries._REPORTS_SQL, "pk_ads"),
+    "seller-profile": (account_queries._SELLER_SQL, "ix_ads_owner_created"),
 }
 
 
@@ -293,6 +295,7 @@ def _other_args(name: str, seeded: Seeded) -> list[Any]:
         "expire-ads": [datetime.now(UTC)],
         "detail": [seeded.some_ad],
         "open-reports": [50, 0],
+        "seller-profile": [seeded.busy_owner],
     }[name]
 
 
