@@ -6,6 +6,9 @@ Stage 1: a ``MemoryStore`` per name. Stage 2: a ``RedisStore`` per name, namespa
 
 from __future__ import annotations
 
+import itertools
+from datetime import timedelta
+
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
@@ -13,11 +16,38 @@ from litestar.stores.registry import StoreRegistry
 
 from infrastructure.redis import RedisConnection
 
+CACHE_STORE = "cache"
+MAX_MEMORY_CACHE_ENTRIES = 5_000
+"""~100 MB of ~20 KB search pages: a burst of distinct searches cannot grow a stage-1 process
+without bound for the cache's lifetime (Redis bounds itself with its maxmemory policy)."""
+
+
+class BoundedMemoryStore(MemoryStore):
+    """A ``MemoryStore`` that drops its oldest entries beyond ``max_entries``. Only for caches:
+    evicting from a deny-list or a rate-limit store would lose facts, not just speed."""
+
+    __slots__ = ("_max_entries",)
+
+    def __init__(self, max_entries: int) -> None:
+        super().__init__()
+        self._max_entries = max_entries
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        await super().set(key, value, expires_in)
+        overflow = len(self._store) - self._max_entries
+        if overflow > 0:
+            # dicts keep insertion order: the first keys are the oldest writes (no await here, so
+            # nothing interleaves)
+            for old in list(itertools.islice(self._store, overflow + self._max_entries // 10)):
+                self._store.pop(old, None)
+
 
 def build_store_registry(app_name: str, redis: RedisConnection | None) -> StoreRegistry:
     if redis is None:
 
         def memory_store(name: str) -> Store:
+            if name == CACHE_STORE:
+                return BoundedMemoryStore(MAX_MEMORY_CACHE_ENTRIES)
             return MemoryStore()
 
         return StoreRegistry(default_factory=memory_store)

@@ -38,7 +38,7 @@ from infrastructure.pubsub import build_channels
 from infrastructure.redis import RedisConnection
 from infrastructure.sessions import DenyListSessions, RedisSessions, SessionRegistry, SessionStoreUnavailable
 from infrastructure.settings import Settings, get_settings
-from infrastructure.stores import build_store_registry
+from infrastructure.stores import CACHE_STORE, build_store_registry
 from rural24 import __version__
 from rural24.auth import Authenticator
 from rural24.controllers.accounts import AdminUsersController, AuthController, MeController, UsersController
@@ -108,7 +108,7 @@ class AppPlugin(InitPluginProtocol):
         services = Services(
             settings=settings,
             read_side=read_side,
-            query_cache=QueryCache(stores.get("cache"), on_lookup=count_cache_lookup),
+            query_cache=QueryCache(stores.get(CACHE_STORE), on_lookup=count_cache_lookup),
             redis=redis,
             authenticator=Authenticator(
                 settings.session.jwt_secret, settings.session.ttl, _session_registry(settings, redis, stores, read_side)

@@ -315,17 +315,20 @@ class AdsController(Controller):
         (generation,) = await services.generations.get(SEARCH)
 
         async def load() -> bytes:
+            """``<etag>\n<encoded page>``: the ETag is computed once, when the page is built."""
             found = await search_ads(query, services.read_side, tree, services.media.url, after_lsn=generation or None)
-            return _encoder.encode(found)
+            fragment = _encoder.encode(found)
+            return b'"s' + hashlib.blake2b(fragment, digest_size=12).hexdigest().encode() + b'"\n' + fragment
 
         if generation < 0:  # generations unknown (Redis down): no cache entry can be trusted
-            fragment, cached = await load(), False
+            entry, cached = await load(), False
         else:
             digest = hashlib.blake2b(cache_key(query), digest_size=16).hexdigest()
-            fragment, cached = await services.query_cache.get_or_load(
+            entry, cached = await services.query_cache.get_or_load(
                 f"search:{generation}:{digest}", services.settings.cache.search_ttl, load
             )
-        etag = '"s' + hashlib.blake2b(fragment, digest_size=12).hexdigest() + '"'
+        etag_bytes, _, fragment = entry.partition(b"\n")
+        etag = etag_bytes.decode()
         body = fragment[:-1] + (b',"cached":true}' if cached else b',"cached":false}')
         return _respond(request, body, etag, PUBLIC_CACHE, extra_headers={"X-Cache": "hit" if cached else "miss"})  # type: ignore[return-value]
 

@@ -1,0 +1,20 @@
+"""The stage-1 cache store stays bounded (pure: an in-memory store, no I/O)."""
+
+from __future__ import annotations
+
+from infrastructure.stores import BoundedMemoryStore, build_store_registry
+
+
+async def test_oldest_entries_go_beyond_the_bound() -> None:
+    store = BoundedMemoryStore(max_entries=100)
+    for n in range(250):
+        await store.set(f"search:{n}", b"page", expires_in=300)
+    assert len(store._store) <= 100
+    assert await store.get("search:249") == b"page"  # the newest stay
+    assert await store.get("search:0") is None  # the oldest went
+
+
+def test_only_the_cache_is_bounded() -> None:
+    registry = build_store_registry("rural24", None)
+    assert isinstance(registry.get("cache"), BoundedMemoryStore)
+    assert not isinstance(registry.get("sessions"), BoundedMemoryStore)  # revocations are never evicted
