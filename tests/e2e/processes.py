@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -81,3 +82,21 @@ class Process:
                 self.process.wait(5)
         self._log.close()
         return self.process.returncode
+
+
+@contextmanager
+def serving(env: Mapping[str, str], count: int, logs: Path) -> Iterator[list[tuple[Process, str]]]:
+    """``count`` real ``rural24 serve`` processes on free loopback ports, each answering
+    ``/api/health`` before the block runs, all stopped after it: ``[(process, base_url), …]``."""
+    started: list[tuple[Process, str]] = []
+    try:
+        for n in range(count):
+            port = free_port()
+            env_n = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+            started.append((Process(["serve"], env_n, logs / f"serve-{n}.log"), f"http://127.0.0.1:{port}"))
+        for process, url in started:
+            process.wait_http(f"{url}/api/health")  # health is never rate limited: budgets untouched
+        yield started
+    finally:
+        for process, _ in started:
+            process.stop()

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.processes import Process, free_port
+from tests.e2e.processes import serving
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -31,18 +31,8 @@ def instances(request: pytest.FixtureRequest, database: Any, tmp_path: Path) -> 
     if request.param == "redis":
         env |= {"REDIS_ENABLED": "true", "REDIS_URL": request.getfixturevalue("redis_url")}
         count = 2
-    processes, urls = [], []
-    try:
-        for n in range(count):
-            port = free_port()
-            processes.append(Process(["serve"], env | {"PORT": str(port)}, tmp_path / f"{n}.log"))
-            urls.append(f"http://127.0.0.1:{port}")
-        for process, url in zip(processes, urls, strict=True):
-            process.wait_http(f"{url}/api/health")
-        yield urls
-    finally:
-        for process in processes:
-            process.stop()
+    with serving(env, count, tmp_path) as started:
+        yield [url for _, url in started]
 
 
 async def test_concurrent_retries_create_one_ad(instances: list[str], database: Any) -> None:

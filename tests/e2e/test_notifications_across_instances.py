@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.processes import Process, free_port
+from tests.e2e.processes import serving
 from tests.e2e.wsclient import Closed, WebSocketClient
 
 PASSWORD = "maiz-trigo-2026-lote"
@@ -34,19 +34,8 @@ def instances(request: pytest.FixtureRequest, database: Any, tmp_path: Path) -> 
         "HOST": "127.0.0.1",
         "DB_POOL_SIZE": "2",
     }
-    processes = []
-    urls = []
-    try:
-        for name in ("one", "two"):
-            port = free_port()
-            processes.append(Process(["serve"], env | {"PORT": str(port)}, tmp_path / f"{name}.log"))
-            urls.append(f"http://127.0.0.1:{port}")
-        for process, url in zip(processes, urls, strict=True):
-            process.wait_http(f"{url}/api/health")
-        yield urls[0], urls[1]
-    finally:
-        for process in processes:
-            process.stop()
+    with serving(env, 2, tmp_path) as started:
+        yield started[0][1], started[1][1]
 
 
 async def _register(client: httpx.AsyncClient, base: str, name: str) -> dict[str, Any]:

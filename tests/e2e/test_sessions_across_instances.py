@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.processes import Process, free_port
+from tests.e2e.processes import serving
 
 PASSWORD = "girasol-2026-cosecha"
 
@@ -30,20 +30,8 @@ def instances(request: pytest.FixtureRequest, database: Any, tmp_path: Path) -> 
         "HOST": "127.0.0.1",
         "DB_POOL_SIZE": "2",
     }
-    processes = []
-    urls = []
-    try:
-        for name in ("a", "b"):
-            port = free_port()
-            process = Process(["serve"], env | {"PORT": str(port)}, tmp_path / f"{name}.log")
-            processes.append(process)
-            urls.append(f"http://127.0.0.1:{port}")
-        for process, url in zip(processes, urls, strict=True):
-            process.wait_http(f"{url}/api/health")
-        yield urls[0], urls[1]
-    finally:
-        for process in processes:
-            process.stop()
+    with serving(env, 2, tmp_path) as started:
+        yield started[0][1], started[1][1]
 
 
 async def _register(client: httpx.AsyncClient, base: str) -> dict[str, Any]:

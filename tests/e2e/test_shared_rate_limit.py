@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.processes import Process, free_port
+from tests.e2e.processes import Process, serving
 
 LIMIT = 20
 REQUESTS = 30
@@ -30,19 +30,8 @@ def instances(database: Any, redis_url: str, tmp_path: Path) -> Iterator[tuple[l
         "HOST": "127.0.0.1",
         "DB_POOL_SIZE": "2",
     }
-    processes: list[Process] = []
-    urls: list[str] = []
-    try:
-        for name in ("a", "b"):
-            port = free_port()
-            processes.append(Process(["serve"], env | {"PORT": str(port)}, tmp_path / f"{name}.log"))
-            urls.append(f"http://127.0.0.1:{port}")
-        for process, url in zip(processes, urls, strict=True):
-            process.wait_http(f"{url}/api/health")  # health is never limited: the budget is untouched
-        yield processes, urls
-    finally:
-        for process in processes:
-            process.stop()
+    with serving(env, 2, tmp_path) as started:
+        yield [p for p, _ in started], [u for _, u in started]
 
 
 async def test_two_instances_share_one_exact_limit(instances: tuple[list[Process], list[str]]) -> None:
