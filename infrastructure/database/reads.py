@@ -25,6 +25,11 @@ logger = logging.getLogger(__name__)
 
 HealthState = Literal["ok", "degraded", "down"]
 
+READ_SESSION_SETTINGS = {"random_page_cost": "1.1"}
+"""Planner costs for SSD storage (every managed PostgreSQL, Render's included): with the default
+4.0 the planner may sort a frequent full-text term's matches from a parallel sequential scan of
+``ads`` instead of its GIN index; the search-plan test explains under the same settings."""
+
 # How long a replica probe is trusted before the next request probes again.
 _PROBE_INTERVAL = 1.0
 _PROBE_TIMEOUT = 2.0
@@ -107,6 +112,7 @@ class ReadSide:
             max_inactive_connection_lifetime=300,
             command_timeout=self._timeout,
             timeout=min(self._timeout, 10.0),
+            server_settings=READ_SESSION_SETTINGS,
         )
         assert pool is not None
         return pool

@@ -34,7 +34,7 @@ from domain.ads import queries as ad_queries
 from domain.ads.queries import CategoryTree, SearchAds, build_search_sql, normalise_search, search_ads
 from domain.catalog.queries import ListCategories, list_categories
 from domain.catalog.reference import PROVINCE_CODES
-from infrastructure.database.reads import ReadSide
+from infrastructure.database.reads import READ_SESSION_SETTINGS, ReadSide
 from rural24.seed import seed_demo_data
 from tests.harness.postgres import ClusterPair
 
@@ -180,6 +180,8 @@ def table_accesses(plan_json: str) -> list[Access]:
 
 async def explain(seeded: Seeded, sql: str, args: list[Any], mode: PlanMode) -> str:
     async with seeded.cluster.primary.connection(seeded.name) as connection:
+        for setting, value in READ_SESSION_SETTINGS.items():  # the read side's session settings
+            await connection.execute(f"SET {setting} = {value}")
         if mode == "custom":
             return str(await connection.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args))
         # A generic plan does not depend on the values: NULLs stand in for them.
