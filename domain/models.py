@@ -2,10 +2,11 @@
 
 from advanced_alchemy.base import orm_registry
 
-from domain.accounts.models import User
+from domain.accounts.models import RevokedToken, User
 from domain.ads.models import Ad, AdImage, Favorite, Report, SavedSearch
 from domain.catalog.models import Category, Province
 from domain.messaging.models import Conversation, EmailDelivery, Message
+from domain.shared.models import OutboxJob
 
 metadata = orm_registry.metadata
 
@@ -17,8 +18,10 @@ __all__ = (
     "EmailDelivery",
     "Favorite",
     "Message",
+    "OutboxJob",
     "Province",
     "Report",
+    "RevokedToken",
     "SavedSearch",
     "User",
     "metadata",

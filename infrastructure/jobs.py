@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from saq import Queue
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from domain.shared.job_outbox import (
+    RecordedJob,
+    mark_dispatched,
+    mark_not_dispatched,
+    purge_dispatched,
+    undispatched_jobs,
+)
 from infrastructure.database.urls import asyncpg_dsn
 from infrastructure.settings import Settings
 
@@ -21,9 +31,26 @@ logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "rural24"
 
+HEARTBEAT_SECONDS = 15
+"""A running job whose worker has not touched it for this long is taken for dead: the next sweep
+(every few seconds) retries it. The worker touches every running job every
+:data:`BEAT_EVERY_SECONDS` (``rural24.worker``), so only a dead or frozen worker misses it."""
+BEAT_EVERY_SECONDS = 4
+
 # Every job is retried: a worker that dies mid-job must leave the job to run again, not lose
-# it. Jobs are written to be idempotent, so a retry after a partial run does no harm.
-JOB_DEFAULTS: dict[str, Any] = {"retries": 3, "retry_delay": 1.0, "retry_backoff": True, "timeout": 300}
+# it. Jobs are written to be idempotent, so a retry after a partial run does no harm. The timeout
+# bounds a job that hangs (a big image takes seconds, not minutes); the heartbeat notices a job
+# whose worker died in about 20 s instead of after the timeout.
+JOB_DEFAULTS: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay": 1.0,
+    "retry_backoff": True,
+    "timeout": 300,
+    "heartbeat": HEARTBEAT_SECONDS,
+}
+
+ENQUEUE_TIMEOUT_SECONDS = 3.0
+"""A queue that hangs (host gone, not refusing) must not hold a request or the relay for long."""
 
 
 def queue_url(settings: Settings, primary_url: str) -> str:
@@ -39,9 +66,19 @@ def build_queue(settings: Settings, primary_url: str, **kwargs: Any) -> Queue:
     return Queue.from_url(queue_url(settings, primary_url), name=QUEUE_NAME, **kwargs)
 
 
+async def enqueue_recorded(queue: Queue, job: RecordedJob) -> None:
+    """Queue an outbox job under its row's key: dispatched twice (API and relay), it is queued
+    once. Raises when the queue cannot take it."""
+    scheduled = int(job.run_after.timestamp())
+    options = {**JOB_DEFAULTS, "key": job.key, "scheduled": scheduled if job.run_after > datetime.now(UTC) else 0}
+    async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):
+        await queue.enqueue(job.function, **options, **job.kwargs)
+
+
 class JobQueue:
     """The API's side of the queue: enqueue after commit; a queue that is down degrades to a
-    logged warning (the request already succeeded and its data is committed)."""
+    logged warning (the request already succeeded and its data is committed). Jobs recorded in the
+    outbox are not lost then: the worker's relay dispatches them once the queue is back."""
 
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
@@ -49,7 +86,12 @@ class JobQueue:
 
     async def connect(self) -> None:
         """Connect once, whoever asks first (the queue-depth sampler, an enqueue, readiness)."""
-        if self._connecting is None:
+        failed = (
+            self._connecting is not None
+            and self._connecting.done()
+            and (self._connecting.cancelled() or self._connecting.exception() is not None)
+        )
+        if self._connecting is None or failed:  # a connect that failed (database down at start) is retried
             self._connecting = asyncio.ensure_future(self.queue.connect())
         # shield: a caller cancelled mid-connect (app shutdown) must not leave a half-open queue
         await asyncio.shield(self._connecting)
@@ -71,6 +113,28 @@ class JobQueue:
         await self.connect()
         return int(await self.queue.count("queued"))
 
+    async def dispatch(self, job: RecordedJob, session: AsyncSession) -> bool:
+        """After the commit that recorded ``job``: queue it and mark its row dispatched (in a short
+        transaction of its own). ``False`` when the queue is down: the relay dispatches it later."""
+        try:
+            await self.connect()
+            await enqueue_recorded(self.queue, job)
+        except Exception as exc:  # after the commit: the row waits for the relay, the request succeeds
+            logger.warning("could not dispatch %s (%s), left to the relay: %r", job.function, job.key, exc)
+            with contextlib.suppress(Exception):
+                await session.rollback()
+                await mark_not_dispatched(session, job.id, f"{type(exc).__name__}: {exc}")
+                await session.commit()
+            return False
+        try:
+            await mark_dispatched(session, [job.id])
+            await session.commit()
+        except Exception as exc:  # queued; the relay will queue it again under the same key: harmless
+            logger.warning("could not mark %s dispatched: %r", job.key, exc)
+            with contextlib.suppress(Exception):
+                await session.rollback()
+        return True
+
     async def enqueue(
         self, function: str, *, key: str | None = None, options: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> bool:
@@ -84,3 +148,61 @@ class JobQueue:
             logger.warning("could not enqueue %s: %s", function, exc)
             return False
         return job is not None
+
+
+RELAY_GRACE = timedelta(seconds=2)
+"""The relay leaves a new row alone this long: the API dispatches it itself right after commit."""
+OUTBOX_RETENTION = timedelta(days=7)
+
+
+async def relay_outbox(engine: AsyncEngine, queue: Queue, *, grace: timedelta = RELAY_GRACE, limit: int = 500) -> int:
+    """Dispatch outbox rows the API did not (queue down at commit time, API died meanwhile);
+    returns how many went out. Stops at the first failure: the queue is down, the rest wait."""
+    dispatched = []
+    async with engine.begin() as connection:
+        for job in await undispatched_jobs(connection, older_than=grace, limit=limit):
+            try:
+                await enqueue_recorded(queue, job)
+            except Exception as exc:
+                await mark_not_dispatched(connection, job.id, f"{type(exc).__name__}: {exc}")
+                logger.warning("relay: queue unavailable, %s waits: %r", job.key, exc)
+                break
+            dispatched.append(job.id)
+        if dispatched:
+            await mark_dispatched(connection, dispatched)
+    if dispatched:
+        logger.info("relay: dispatched %d outbox jobs", len(dispatched))
+    return len(dispatched)
+
+
+async def run_relay(engine: AsyncEngine, queue: Queue, *, every: float = 2.0) -> None:
+    """The worker's relay loop, until cancelled. Its own loop rather than a SAQ cron job: cron runs
+    once a minute at best, and a cron job needs the very queue that may be down."""
+    rounds = 0
+    while True:
+        try:
+            await relay_outbox(engine, queue)
+            if rounds % 300 == 0:  # about every 10 minutes
+                async with engine.begin() as connection:
+                    await purge_dispatched(connection, older_than=OUTBOX_RETENTION)
+        except Exception as exc:  # the database is down: try again next round
+            logger.warning("relay round failed: %r", exc)
+        rounds += 1
+        await asyncio.sleep(every)
+
+
+SWEEP_SECONDS = 5
+"""How often the worker sweeps: a job whose worker died is retried within heartbeat + this."""
+SWEEP_ABORT_WAIT = 1.0
+"""How long a sweep waits for a stuck job's worker to acknowledge its abort. SAQ waits 5 s per
+stuck job, one after the other: a dead worker never acknowledges, so the ten jobs of a dead worker
+would wait 50 s more to be retried. A live worker notices an abort within a second (SAQ's abort
+timer)."""
+
+
+def sweep_quickly(queue: Queue) -> Queue:
+    """``queue`` whose ``sweep`` waits :data:`SWEEP_ABORT_WAIT` per stuck job. SAQ's worker calls
+    ``queue.sweep(lock)`` with no way to pass the wait, so this one queue instance's method is
+    bound with it (nothing else changes)."""
+    queue.sweep = functools.partial(queue.sweep, abort=SWEEP_ABORT_WAIT)  # type: ignore[method-assign]
+    return queue

@@ -12,21 +12,24 @@ from typing import Annotated
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.accounts import passwords
-from domain.accounts.errors import EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
+from domain.accounts.errors import AccountGone, EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
 from domain.accounts.models import User
 from domain.accounts.rules import clean_name, is_valid_email, normalise_email, password_problem
 from domain.accounts.services import UserService
 from domain.catalog.reference import PROVINCE_CODES
+from domain.shared.fields import Line
 from domain.shared.structs import CamelStruct
 
-Email = Annotated[str, Meta(min_length=3, max_length=254, description="Case and surrounding spaces are ignored.")]
-Password = Annotated[str, Meta(min_length=1, max_length=128)]
-Name = Annotated[str, Meta(min_length=1, max_length=120)]
-Phone = Annotated[str, Meta(max_length=40)]
-ProvinceCode = Annotated[str, Meta(max_length=32, description="A code from GET /api/provinces.")]
+Email = Annotated[Line, Meta(min_length=3, max_length=254, description="Case and surrounding spaces are ignored.")]
+Password = Annotated[Line, Meta(min_length=1, max_length=128)]
+Name = Annotated[Line, Meta(min_length=1, max_length=120)]
+Phone = Annotated[Line, Meta(max_length=40)]
+ProvinceCode = Annotated[Line, Meta(max_length=32, description="A code from GET /api/provinces.")]
 
 
 class RegisterUser(CamelStruct, forbid_unknown_fields=True):
@@ -63,6 +66,14 @@ class EndAllSessions(CamelStruct):
 
     user_id: UUID
     at: datetime
+
+
+class EndSession(CamelStruct):
+    """Logout of one token: recorded until the token would have expired anyway."""
+
+    user_id: UUID
+    token_id: UUID
+    expires_at: datetime
 
 
 class BlockUser(CamelStruct):
@@ -123,7 +134,7 @@ async def log_in(command: LogIn, users: UserService) -> User:
 async def update_profile(command: UpdateProfile, users: UserService) -> User:
     user = await users.get_one_or_none(id=command.user_id)
     if user is None:
-        raise UserNotFound
+        raise AccountGone
     changes = command.changes
     if changes.name is not UNSET:
         name = clean_name(changes.name)
@@ -138,10 +149,29 @@ async def update_profile(command: UpdateProfile, users: UserService) -> User:
     return await users.update(user, auto_commit=False)
 
 
+_REVOKE = text(
+    "INSERT INTO revoked_tokens (id, user_id, expires_at) SELECT :token_id, u.id, :expires_at FROM users u "
+    "WHERE u.id = :user_id ON CONFLICT (id) DO NOTHING"
+)
+# Expired rows are dead weight (their tokens are refused for their age): each logout takes a few.
+_FORGET_EXPIRED = text(
+    "DELETE FROM revoked_tokens WHERE id IN "
+    "(SELECT id FROM revoked_tokens WHERE expires_at < now() ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)"
+)
+
+
+async def end_session(command: EndSession, session: AsyncSession) -> None:
+    """Records the logout in the caller's transaction (a trigger tells every instance on commit)."""
+    await session.execute(
+        _REVOKE, {"token_id": command.token_id, "user_id": command.user_id, "expires_at": command.expires_at}
+    )
+    await session.execute(_FORGET_EXPIRED)
+
+
 async def end_all_sessions(command: EndAllSessions, users: UserService) -> User:
     user = await users.get_one_or_none(id=command.user_id)
     if user is None:
-        raise UserNotFound
+        raise AccountGone
     user.sessions_valid_after = command.at
     return await users.update(user, auto_commit=False)
 

@@ -1,10 +1,11 @@
-"""The ``users`` table."""
+"""The ``users`` and ``revoked_tokens`` tables."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
-from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.base import UUIDBase, UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,3 +35,18 @@ class User(UUIDv7AuditBase):
     @property
     def is_blocked(self) -> bool:
         return self.blocked_at is not None
+
+
+class RevokedToken(UUIDBase):
+    """A logged-out token (``id`` is its ``jti``) until it would have expired: the durable record
+    of a single logout, checked whenever the session store cannot answer (see
+    ``infrastructure/sessions.py``). A trigger NOTIFYs every app instance of each new row."""
+
+    __tablename__ = "revoked_tokens"
+    __table_args__ = (
+        Index("ix_revoked_tokens_user_id", "user_id"),
+        Index("ix_revoked_tokens_expires_at", "expires_at"),
+    )
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

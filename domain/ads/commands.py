@@ -8,7 +8,6 @@ checked against it, so a lost update is refused with 412 instead of overwriting 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -22,18 +21,16 @@ from domain.ads.errors import AdNotFound, AlreadyReported, ForbiddenTransition, 
 from domain.ads.models import Ad, Favorite, Report
 from domain.ads.rules import EXPIRY_WARNING, can_renew, check_price, check_transition
 from domain.catalog.reference import PROVINCE_CODES
+from domain.shared.fields import Amount, Line, Prose, to_amount
 from domain.shared.structs import CamelStruct
 
-Title = Annotated[str, Meta(min_length=3, max_length=120)]
-Description = Annotated[str, Meta(max_length=5000)]
-Price = Annotated[
-    Decimal,
-    Meta(description='A decimal amount in `currency`, at most 2 decimals (a string: `"1250000.00"`).'),
-]
+Title = Annotated[Line, Meta(min_length=3, max_length=120)]
+Description = Annotated[Prose, Meta(max_length=5000)]
+Price = Amount
 Currency = Literal["ARS", "USD"]
 Condition = Literal["new", "used"]
-Locality = Annotated[str, Meta(min_length=1, max_length=120)]
-ProvinceCode = Annotated[str, Meta(max_length=32, description="A code from GET /api/provinces.")]
+Locality = Annotated[Line, Meta(min_length=1, max_length=120)]
+ProvinceCode = Annotated[Line, Meta(max_length=32, description="A code from GET /api/provinces.")]
 
 
 class Actor(CamelStruct):
@@ -76,7 +73,7 @@ class StatusChange(CamelStruct, forbid_unknown_fields=True):
 
 class NewReport(CamelStruct, forbid_unknown_fields=True):
     reason: Literal["spam", "prohibited", "fraud", "duplicate", "miscategorized", "other"]
-    detail: Annotated[str, Meta(max_length=1000)] | None = None
+    detail: Annotated[Prose, Meta(max_length=1000)] | None = None
 
 
 class PublishAd(CamelStruct):
@@ -178,7 +175,7 @@ async def publish_ad(command: PublishAd, session: AsyncSession) -> AdChanged:
         category_id=new.category_id,
         title=title,
         description=new.description.strip(),
-        price=check_price(new.price),
+        price=None if new.price is None else check_price(to_amount(new.price)),
         currency=new.currency,
         province_code=new.province,
         locality=" ".join(new.locality.split()),
@@ -206,7 +203,7 @@ async def update_ad(command: UpdateAd, session: AsyncSession) -> AdChanged:
     if changes.description is not UNSET:
         ad.description = changes.description.strip()
     if changes.price is not UNSET:
-        ad.price = check_price(changes.price)
+        ad.price = None if changes.price is None else check_price(to_amount(changes.price))
     if changes.currency is not UNSET:
         ad.currency = changes.currency
     if changes.category_id is not UNSET:

@@ -216,3 +216,7 @@ class SavedSearch(UUIDv7AuditBase):
     filters: Mapped[dict[str, Any]] = mapped_column(JSONB)
     frequency: Mapped[str] = mapped_column(String(16))
     last_alerted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # why the alert jobs cannot evaluate this search (legacy or corrupt filters), and since when;
+    # the jobs skip it and its owner sees the reason
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -15,6 +15,7 @@ from msgspec import Meta
 
 from domain.catalog.queries import CategoryRead
 from domain.shared.errors import InvalidInput
+from domain.shared.fields import MAX_AMOUNT, is_amount, to_amount
 from domain.shared.ports import ReadConnection, Row
 from domain.shared.structs import CamelStruct, ReadModel
 from domain.shared.text import fold_accents
@@ -25,6 +26,10 @@ MediaUrl = Callable[[str], str]
 MAX_PAGE_SIZE = 50
 MAX_QUERY_LENGTH = 200
 MAX_PAGE = 200  # deep OFFSET pages cost the database; the cursor has no such limit
+MAX_CATEGORY_LENGTH = 120
+MAX_PROVINCE_LENGTH = 32
+MAX_RANK = 1e6
+"""``ts_rank`` is a ``real`` well below this; a cursor rank beyond it was not made by us."""
 
 SortOrder = Literal["recent", "price_asc", "price_desc", "relevance"]
 
@@ -202,8 +207,8 @@ def normalise_search(query: SearchAds, categories: CategoryTree, provinces: froz
     if province is not None and province not in provinces:
         raise SearchRejected("province", f"unknown province code {province!r}")
     for name, bound in (("minPrice", query.min_price), ("maxPrice", query.max_price)):
-        if bound is not None and (not bound.is_finite() or bound < 0):
-            raise SearchRejected(name, f"{name} must be a positive amount")
+        if bound is not None and (not bound.is_finite() or bound < 0 or bound > MAX_AMOUNT):
+            raise SearchRejected(name, f"{name} must be an amount from 0 to {MAX_AMOUNT}")
     if (query.min_price is not None or query.max_price is not None) and query.currency is None:
         raise SearchRejected("currency", "minPrice and maxPrice compare prices within one currency: add currency")
     if query.min_price is not None and query.max_price is not None and query.min_price > query.max_price:
@@ -256,14 +261,25 @@ def _decode_cursor(cursor: str, sort: SortOrder) -> list[Any]:
     if not isinstance(decoded, list) or not decoded or decoded[0] != sort:
         raise SearchRejected("cursor", "the cursor belongs to another sort order")
     values: list[Any] = decoded[1:]
+    # Every value is range-checked: it becomes a SQL parameter, and one the column cannot hold
+    # (a price of 1e999999, a rank of 1e308, a naive time) would fail in PostgreSQL, not here.
     try:
-        if sort == "recent":
-            return [bool(values[0]), datetime.fromisoformat(values[1]), UUID(values[2])]
-        if sort == "relevance":
-            return [float(values[0]), UUID(values[1])]
-        return [None if values[0] is None else Decimal(values[0]), UUID(values[1])]
-    except (IndexError, TypeError, ValueError, ArithmeticError):
-        raise SearchRejected("cursor", "not a cursor from a previous page") from None
+        if sort == "recent" and len(values) == 3 and isinstance(values[0], bool):
+            created_at = datetime.fromisoformat(values[1])
+            if created_at.tzinfo is not None:
+                return [values[0], created_at.astimezone(UTC), UUID(values[2])]
+        elif sort == "relevance" and len(values) == 2 and type(values[0]) in (int, float):
+            rank = float(values[0])
+            if 0 <= rank <= MAX_RANK:
+                return [rank, UUID(values[1])]
+        elif sort in ("price_asc", "price_desc") and len(values) == 2:
+            if values[0] is None:
+                return [None, UUID(values[1])]
+            if is_amount(values[0]):
+                return [to_amount(values[0]), UUID(values[1])]
+    except (TypeError, ValueError, AttributeError, OverflowError):  # UUID(123) is an AttributeError
+        pass
+    raise SearchRejected("cursor", "not a cursor from a previous page")
 
 
 # Only what anyone may see; every search index is partial on the first three conditions.

@@ -21,17 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.messaging.errors import AdNotFound, ConversationNotFound, InvalidMessage, RecipientNotFound, SenderBlocked
 from domain.messaging.models import Conversation, Message
 from domain.messaging.rules import MAX_CONTENT_LENGTH, clean_content, content_problem, ordered_pair, preview
+from domain.shared.fields import Prose
 from domain.shared.structs import CamelStruct
 
 Content = Annotated[
-    str,
+    Prose,
     Meta(
         description=(
             f"The message: surrounding whitespace is trimmed, then it must have 1 to {MAX_CONTENT_LENGTH} "
             "characters (422 otherwise)."
         ),
         # Documented in OpenAPI (Litestar reads Schema fields from "extra"), checked by the handler
-        # after trimming: a schema check would be a 400 and would count surrounding spaces.
+        # after trimming: a schema check would count surrounding spaces.
         extra_json_schema={"extra": {"min_length": 1, "max_length": MAX_CONTENT_LENGTH}},
     ),
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -162,11 +162,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         decoded: Any = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         created_at, message_id = decoded
         position = datetime.fromisoformat(created_at), UUID(message_id)
-    except (binascii.Error, msgspec.DecodeError, TypeError, ValueError):
+        if position[0].tzinfo is None:
+            raise ValueError("a naive time")
+        return position[0].astimezone(UTC), position[1]  # year 1 at +14:00 overflows here, not in the driver
+    except (binascii.Error, msgspec.DecodeError, TypeError, ValueError, AttributeError, OverflowError):
         raise InvalidMessage("cursor", "not a cursor from a previous page", source="query") from None
-    if position[0].tzinfo is None:
-        raise InvalidMessage("cursor", "not a cursor from a previous page", source="query")
-    return position
 
 
 async def get_conversation(

@@ -45,6 +45,9 @@ def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfi
             pool_timeout=max(1, round(settings.pool_timeout)),
             pool_pre_ping=True,
             pool_recycle=1800,
+            # asyncpg's connect waits 60 s by default: a host that drops packets must become a
+            # 503 (``rural24.errors``) as soon as a refused one does, like the read side's pools.
+            connect_args={"timeout": min(settings.pool_timeout, 10.0)},
             echo=settings.echo,
         ),
         session_config=AsyncSessionConfig(expire_on_commit=False),

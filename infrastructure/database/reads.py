@@ -11,6 +11,7 @@ Rows go straight into read-model Structs: no ORM hydration on the hot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
+from infrastructure.database.errors import DatabaseUnavailable
 from infrastructure.database.urls import asyncpg_dsn
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,12 @@ _CONNECTION_ERRORS = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
 )
+# An argument the driver cannot encode is the caller's, not the server's: never "down".
+_ARGUMENT_ERROR = asyncpg.exceptions._base.DataError
 
 
 def lsn_to_int(lsn: str) -> int:
@@ -173,15 +180,36 @@ class ReadSide:
         logger.warning("replica query failed (%s); reading from the primary", type(exc).__name__)
         self._replica_status = ReplicaStatus("down", None, None, time.monotonic(), error=type(exc).__name__)
 
+    async def _query(self, pool: asyncpg.Pool, method: str, query: str, args: tuple[Any, ...]) -> Any:
+        # asyncpg's Pool.fetch* wait for a free connection without a limit: bound the wait.
+        connection = await pool.acquire(timeout=self._timeout)
+        try:
+            return await getattr(connection, method)(query, *args)
+        finally:
+            # A server going away can fail the connection's reset after the answer arrived;
+            # asyncpg then drops the connection, and the answer we have stands.
+            with contextlib.suppress(Exception):
+                await pool.release(connection)
+
     async def _run(self, method: str, query: str, args: tuple[Any, ...], after_lsn: int | None) -> Any:
         pool = await self._pool_for(after_lsn)
         try:
-            return await getattr(pool, method)(query, *args)
+            return await self._query(pool, method, query, args)
+        except _ARGUMENT_ERROR:
+            raise
         except _CONNECTION_ERRORS as exc:
             if pool is not self._replica or self._primary is None:
-                raise
+                raise DatabaseUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
             self._mark_replica_down(exc)
-            return await getattr(self._primary, method)(query, *args)
+        return await self._on_primary(method, query, args)
+
+    async def _on_primary(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
+        try:
+            return await self._query(self._primary_pool(), method, query, args)
+        except _ARGUMENT_ERROR:
+            raise
+        except _CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailable(f"the primary did not answer ({type(exc).__name__})") from exc
 
     async def fetch(self, query: str, *args: Any, after_lsn: int | None = None) -> Sequence[asyncpg.Record]:
         result: Sequence[asyncpg.Record] = await self._run("fetch", query, args, after_lsn)
@@ -236,12 +264,12 @@ class PrimaryReads:
         self._reads = reads
 
     async def fetch(self, query: str, *args: Any, after_lsn: int | None = None) -> Sequence[asyncpg.Record]:
-        result: Sequence[asyncpg.Record] = await self._reads._primary_pool().fetch(query, *args)
+        result: Sequence[asyncpg.Record] = await self._reads._on_primary("fetch", query, args)
         return result
 
     async def fetchrow(self, query: str, *args: Any, after_lsn: int | None = None) -> asyncpg.Record | None:
-        result: asyncpg.Record | None = await self._reads._primary_pool().fetchrow(query, *args)
+        result: asyncpg.Record | None = await self._reads._on_primary("fetchrow", query, args)
         return result
 
     async def fetchval(self, query: str, *args: Any, after_lsn: int | None = None) -> Any:
-        return await self._reads._primary_pool().fetchval(query, *args)
+        return await self._reads._on_primary("fetchval", query, args)

@@ -33,7 +33,8 @@ async def promote(settings: Settings, primary_url: str, email: str) -> UUID:
             user_id = user.id
     finally:
         await config.get_engine().dispose()
-    # The same session registry the API uses (memory or Redis by settings): end every token.
+    # The committed sessions_valid_after already ends every token on every running instance (a
+    # trigger NOTIFYs them); the registry the API uses (Redis records) is told directly as well.
     app = create_app(settings)
     services = Services.of(app.state)
     await services.read_side.start()

@@ -20,7 +20,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
-from infrastructure.sessions import SessionRegistry, now_ms
+from infrastructure.sessions import SessionEvents, SessionRegistry, now_ms
 
 PUBLIC = {"public": True}
 """Route ``opt``: no authentication at all."""
@@ -58,8 +58,9 @@ class OptionalJWTMiddleware(JWTAuthenticationMiddleware):
 class Authenticator:
     """Issues tokens and resolves them to a :class:`CurrentUser` on every request."""
 
-    def __init__(self, secret: str, ttl: int, sessions: SessionRegistry) -> None:
+    def __init__(self, secret: str, ttl: int, sessions: SessionRegistry, events: SessionEvents | None = None) -> None:
         self.sessions = sessions
+        self.events = events
         self.ttl = ttl
         self.jwt = JWTAuth[CurrentUser, Token](
             token_secret=secret,
@@ -72,6 +73,15 @@ class Authenticator:
             authentication_middleware_class=OptionalJWTMiddleware,
             description="`Authorization: Bearer <token>` from register or login; lasts SESSION_TTL (7 days).",
         )
+
+    async def start(self) -> None:
+        """Listens for session events (logouts, blocks, deleted users) from every instance."""
+        if self.events is not None:
+            await self.events.start()
+
+    async def close(self) -> None:
+        if self.events is not None:
+            await self.events.close()
 
     async def issue(self, user_id: uuid.UUID, role: str) -> IssuedToken:
         token_id = str(uuid.uuid4())

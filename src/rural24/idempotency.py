@@ -47,6 +47,7 @@ from litestar.params import HeaderParameter
 from litestar.serialization import get_serializer
 from litestar.utils.helpers import get_enum_string_value
 
+from domain.shared.fields import TOKEN_PATTERN
 from infrastructure.idempotency import (
     IDEMPOTENCY_TTL,
     IN_FLIGHT_TTL,
@@ -82,6 +83,7 @@ IdempotencyKeyHeader = Annotated[
         required=False,
         min_length=1,
         max_length=MAX_KEY_LENGTH,
+        pattern=TOKEN_PATTERN,
         description=(
             "Any unique string (a UUID) chosen by the client, 1 to 255 printable ASCII characters. "
             "A retry with the same key and body returns the first response (with "

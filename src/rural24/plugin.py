@@ -14,14 +14,13 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.logging.config import StructLoggingConfig
+from litestar.exceptions import ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
-from litestar.stores.registry import StoreRegistry
 
 import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
 from domain.shared.errors import DomainError
@@ -29,6 +28,7 @@ from infrastructure.cache import QueryCache
 from infrastructure.database.embedded import resolve_primary_url
 from infrastructure.database.primary import primary_config
 from infrastructure.database.reads import ReadSide
+from infrastructure.database.urls import asyncpg_dsn
 from infrastructure.generations import MemoryGenerations, RedisGenerations
 from infrastructure.idempotency import MemoryIdempotencyStore, RedisIdempotencyStore
 from infrastructure.jobs import JobQueue, build_queue
@@ -36,7 +36,16 @@ from infrastructure.media import LocalMediaStorage, build_media_storage
 from infrastructure.metrics import QUEUE_DEPTH, ReadSideCollector, count_cache_lookup, register_collector
 from infrastructure.pubsub import build_channels
 from infrastructure.redis import RedisConnection
-from infrastructure.sessions import DenyListSessions, RedisSessions, SessionRegistry, SessionStoreUnavailable
+from infrastructure.sessions import (
+    DenyListSessions,
+    MemoryMarks,
+    RedisMarks,
+    RedisSessions,
+    SessionEvents,
+    SessionRecords,
+    SessionRegistry,
+    SessionStoreUnavailable,
+)
 from infrastructure.settings import Settings, get_settings
 from infrastructure.stores import CACHE_STORE, build_store_registry
 from rural24 import __version__
@@ -54,10 +63,14 @@ from rural24.errors import (
     problem_details_config,
     repository_error_handler,
     session_store_down_handler,
+    validation_error_handler,
 )
+from rural24.logs import structlog_config
 from rural24.notifications import Notifier
 from rural24.ratelimit import api_rate_limit_config, build_rate_limiter
+from rural24.request_id import RequestIdMiddleware, echo_request_id
 from rural24.state import Services, provide_services
+from rural24.validation import ApiRequest
 
 logger = logging.getLogger("rural24.app")
 
@@ -67,10 +80,21 @@ The API of Rural24, the classifieds marketplace for rural Argentina (machinery, 
 * JSON keys are camelCase; ids are UUID strings (time-ordered v7); times are ISO-8601 UTC.
 * Errors are RFC 9457 `application/problem+json` with `status`, `title`, `detail`; validation
   errors add `errors: [{field, message, source}]`.
-* JSON request bodies are limited to 64 KiB (413 beyond).
+* JSON request bodies are limited to 64 KiB (413 beyond), must be sent as `application/json`
+  in UTF-8 (415 otherwise) and may nest at most 32 levels; a body that cannot be read (malformed
+  JSON, invalid UTF-8, too deep, missing) is 400.
+* Values that break a field's rules are 422 with every offending field at once:
+  `errors: [{field, message, source}]`, `field` as the JSON or parameter name (`pageSize`,
+  `filters.minPrice`), `source` one of `body`, `query`, `header`, `path`. Text fields refuse
+  control characters (single-line fields all of them, prose keeps line breaks and tabs); amounts
+  are decimal strings (`"45000.00"`, 0 to 9999999999999.99, at most 2 decimals).
 * Rate limits (per client address, per email on login, per user on messages) answer 429 with
   `Retry-After`, `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and a
   body with `resetAt` (epoch seconds).
+* The database unavailable (down, restarting, out of connections) is 503 with `Retry-After`;
+  a value the database refuses is 422, a uniqueness conflict 409.
+* `X-Request-ID`: sent back on every response, taken from the request when it is at most 128
+  characters of `A-Z a-z 0-9 . _ : -`, else generated; the server's logs carry it.
 """
 
 
@@ -111,7 +135,9 @@ class AppPlugin(InitPluginProtocol):
             query_cache=QueryCache(stores.get(CACHE_STORE), on_lookup=count_cache_lookup),
             redis=redis,
             authenticator=Authenticator(
-                settings.session.jwt_secret, settings.session.ttl, _session_registry(settings, redis, stores, read_side)
+                settings.session.jwt_secret,
+                settings.session.ttl,
+                *_session_registry(settings, redis, read_side, primary_url),
             ),
             jobs=JobQueue(build_queue(settings, primary_url)),
             generations=RedisGenerations(redis.client, settings.app.name) if redis else MemoryGenerations(),
@@ -157,13 +183,14 @@ class AppPlugin(InitPluginProtocol):
                 channels,  # pub/sub for WS /api/ws/notifications: memory, or Redis when enabled
                 StructlogPlugin(
                     StructlogConfig(
-                        # 500s are logged by our own handler; expected 4xx need no traceback
-                        structlog_logging_config=StructLoggingConfig(log_exceptions="debug"),
+                        # JSON lines that render any exception; 500s are logged by our own handler
+                        structlog_logging_config=structlog_config(settings.app.log_level),
                         enable_middleware_logging=False,  # granian's access log covers requests, cheaper
                     )
                 ),
             ]
         )
+        app_config.before_send.append(echo_request_id)  # on every response, unrouted 404s included
         app_config.middleware.append(prometheus.middleware)
         # --- rate limiting (wired here) ---
         # Litestar's RateLimitConfig with our atomic middleware class (rural24/ratelimit.py).
@@ -174,11 +201,21 @@ class AppPlugin(InitPluginProtocol):
         app_config.exception_handlers[DomainError] = domain_error_handler
         app_config.exception_handlers[RepositoryError] = repository_error_handler
         app_config.exception_handlers[SessionStoreUnavailable] = session_store_down_handler
+        # the validation boundary: JSON bodies through ApiRequest.json(), every bad field named
+        app_config.request_class = ApiRequest
+        app_config.exception_handlers[ValidationException] = validation_error_handler
         if settings.app.frontend_urls:
             app_config.cors_config = CORSConfig(
                 allow_origins=list(settings.app.frontend_urls),
                 allow_credentials=True,
-                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "Idempotency-Key",
+                    "If-Match",
+                    "If-None-Match",
+                    "X-Request-ID",
+                ],
                 expose_headers=[
                     "ETag",
                     "Retry-After",
@@ -188,6 +225,7 @@ class AppPlugin(InitPluginProtocol):
                     "RateLimit-Policy",
                     "X-Cache",
                     "Idempotent-Replayed",
+                    "X-Request-ID",
                 ],
                 max_age=600,
             )
@@ -201,13 +239,18 @@ class AppPlugin(InitPluginProtocol):
         )
         app_config.lifespan.append(_lifespan)
         # JWT auth last: it adds its middleware and its security scheme to the OpenAPI config above.
-        return services.authenticator.jwt.on_app_init(app_config)
+        app_config = services.authenticator.jwt.on_app_init(app_config)
+        # Outermost, around the authentication (which puts itself first) and the rate limiter:
+        # what they log carries the request id.
+        app_config.middleware.insert(0, RequestIdMiddleware)
+        return app_config
 
 
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     services = Services.of(app.state)
     await services.read_side.start()
+    await services.authenticator.start()  # session events: needs the primary
     read_side = services.read_side
     register_collector(ReadSideCollector(read_side.pool_usage, lambda: read_side.last_replica_lag))
     sampler = asyncio.create_task(_sample_queue_depth(services), name="queue-depth")
@@ -218,28 +261,26 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
         await services.jobs.disconnect()
+        await services.authenticator.close()
         await services.read_side.close()
         if services.redis is not None:
             await services.redis.close()
 
 
 def _session_registry(
-    settings: Settings, redis: RedisConnection | None, stores: StoreRegistry, read_side: ReadSide
-) -> SessionRegistry:
+    settings: Settings, redis: RedisConnection | None, read_side: ReadSide, primary_url: str
+) -> tuple[SessionRegistry, SessionEvents]:
+    """The session registry of the strategy, and the listener of the database's session events."""
+    registry: SessionRegistry
     if settings.session.strategy == "redis":
         assert redis is not None  # settings refuse SESSION_STRATEGY=redis without Redis
-        return RedisSessions(redis.client, settings.app.name, settings.session.ttl)
-
-    async def valid_after(user_id: str) -> int | None:
-        row = await read_side.on_primary().fetchrow(
-            "SELECT sessions_valid_after FROM users WHERE id = $1::uuid", user_id
-        )
-        if row is None:
-            return None
-        return 0 if row[0] is None else int(row[0].timestamp() * 1000)
-
-    mark_ttl = settings.session.ttl if redis is not None else 60
-    return DenyListSessions(stores.get("sessions"), valid_after, mark_ttl)
+        registry = RedisSessions(redis.client, settings.app.name, settings.session.ttl)
+    else:
+        marks = RedisMarks(redis.client, f"{settings.app.name}:sessions") if redis else MemoryMarks()
+        records = SessionRecords(read_side.on_primary().fetch)
+        # Events keep the marks current; the TTL only bounds a change no instance heard.
+        registry = DenyListSessions(marks, records, mark_ttl=min(settings.session.ttl, 3600))
+    return registry, SessionEvents(asyncpg_dsn(primary_url), registry)
 
 
 async def _sample_queue_depth(services: Services) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
-from saq import CronJob, Worker
+from saq import CronJob, Job, Worker
 from saq.types import Context as SaqContext
 from saq.types import PartialTimersDict
 from sqlalchemy import text
@@ -20,7 +24,14 @@ from infrastructure.database.reads import lsn_to_int
 from infrastructure.database.urls import sqlalchemy_url
 from infrastructure.email import Mailer, build_mailer
 from infrastructure.generations import SEARCH, Generations, MemoryGenerations, RedisGenerations, ad_generation
-from infrastructure.jobs import JOB_DEFAULTS, build_queue
+from infrastructure.jobs import (
+    BEAT_EVERY_SECONDS,
+    JOB_DEFAULTS,
+    SWEEP_SECONDS,
+    build_queue,
+    run_relay,
+    sweep_quickly,
+)
 from infrastructure.media import MediaStorage, build_media_storage
 from infrastructure.redis import RedisConnection
 from infrastructure.settings import Settings, get_settings
@@ -31,6 +42,8 @@ from rural24.jobs.images import process_ad_image
 
 logger = logging.getLogger("rural24.worker")
 
+HEARTBEAT = JOB_DEFAULTS["heartbeat"]
+
 
 class Context(SaqContext, total=False):
     """SAQ's job context plus what our start-up puts in it."""
@@ -40,6 +53,37 @@ class Context(SaqContext, total=False):
     media: MediaStorage
     generations: Generations
     redis: RedisConnection
+    relay: asyncio.Task[None]
+
+
+async def _beat(job: Job) -> None:
+    while True:
+        await asyncio.sleep(BEAT_EVERY_SECONDS)
+        try:
+            await job.update()  # sets ``touched``: the sweep sees a live job
+        except Exception as exc:  # the queue's backend is away for a moment: beat again next time
+            logger.warning("heartbeat of %s failed: %r", job.key, exc)
+
+
+def with_heartbeat(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Touch the running job every few seconds while ``function`` runs. SAQ sweeps a job whose
+    ``heartbeat`` passes untouched but never touches a running job itself. The beat stops before
+    the function returns, so it never races the worker's own final update of the job."""
+
+    @functools.wraps(function)
+    async def run(ctx: Context, **kwargs: Any) -> Any:
+        job = ctx.get("job")
+        if job is None or not job.heartbeat:
+            return await function(ctx, **kwargs)
+        beat = asyncio.create_task(_beat(job))
+        try:
+            return await function(ctx, **kwargs)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    return run
 
 
 async def expire_ads_job(ctx: Context) -> int:
@@ -96,7 +140,9 @@ def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> 
         # Sweep before taking jobs. SAQ's own first sweep runs concurrently with the first
         # dequeues, and on Redis it aborts a job this very worker has just taken ("swept").
         # Sweeping here takes the sweep lock first, so that concurrent sweep finds nothing to do.
-        await ctx["worker"].queue.sweep()
+        # The lock is the sweep interval: on Redis the default (60 s) would keep every worker from
+        # sweeping for a minute, and a dead worker's job would wait that long.
+        await ctx["worker"].queue.sweep(lock=SWEEP_SECONDS)
         ctx["mailer"] = build_mailer(settings.app.email_url)
         ctx["engine"] = create_async_engine(
             sqlalchemy_url(primary_url), pool_size=min(settings.db.pool_size, concurrency), pool_pre_ping=True
@@ -110,8 +156,14 @@ def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> 
             ctx["generations"] = RedisGenerations(ctx["redis"].client, settings.app.name)
         else:
             ctx["generations"] = MemoryGenerations()
+        ctx["relay"] = asyncio.create_task(run_relay(ctx["engine"], ctx["worker"].queue))
 
     async def shutdown(ctx: Context) -> None:
+        relay = ctx.get("relay")
+        if relay is not None:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
         engine = ctx.get("engine")
         if engine is not None:
             await engine.dispose()
@@ -120,25 +172,42 @@ def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> 
             await redis.close()
 
     return Worker(
-        build_queue(settings, primary_url),
+        sweep_quickly(build_queue(settings, primary_url)),
         functions=[
-            expire_ads_job,
-            send_email,
-            requeue_pending_emails,
-            process_ad_image,
-            alert_saved_searches,
-            daily_saved_search_alerts,
-            send_message_digest,
+            with_heartbeat(function)
+            for function in (
+                expire_ads_job,
+                send_email,
+                requeue_pending_emails,
+                process_ad_image,
+                alert_saved_searches,
+                daily_saved_search_alerts,
+                send_message_digest,
+            )
         ],
         cron_jobs=[
-            CronJob(expire_ads_job, cron="*/10 * * * *", retries=JOB_DEFAULTS["retries"], timeout=300),
-            CronJob(requeue_pending_emails, cron="* * * * *", retries=1, timeout=60),
+            CronJob(
+                with_heartbeat(expire_ads_job),
+                cron="*/10 * * * *",
+                retries=JOB_DEFAULTS["retries"],
+                timeout=300,
+                heartbeat=HEARTBEAT,
+            ),
+            CronJob(
+                with_heartbeat(requeue_pending_emails), cron="* * * * *", retries=1, timeout=60, heartbeat=HEARTBEAT
+            ),
             # 08:00 in Argentina (UTC-3)
-            CronJob(daily_saved_search_alerts, cron="0 11 * * *", retries=JOB_DEFAULTS["retries"], timeout=600),
+            CronJob(
+                with_heartbeat(daily_saved_search_alerts),
+                cron="0 11 * * *",
+                retries=JOB_DEFAULTS["retries"],
+                timeout=600,
+                heartbeat=HEARTBEAT,
+            ),
         ],
-        # Sweep often: a job whose worker died (SIGKILL, lost machine) is retried once its
-        # timeout has passed, at the next sweep (SAQ's default sweeps every 60 s).
-        timers=cast("PartialTimersDict", {"sweep": 5}),
+        # Sweep often: a job whose worker died (SIGKILL, lost machine) misses its heartbeat and is
+        # retried at the next sweep (SAQ's default sweeps every 60 s).
+        timers=cast("PartialTimersDict", {"sweep": SWEEP_SECONDS}),
         startup=startup,
         shutdown=shutdown,
         concurrency=concurrency,

@@ -19,17 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.accounts.commands import (
     BlockUser,
     EndAllSessions,
+    EndSession,
     LogIn,
     ProfileChanges,
     RegisterUser,
     UpdateProfile,
     block_user,
     end_all_sessions,
+    end_session,
     log_in,
     register_user,
     update_profile,
 )
 from domain.accounts.emails import welcome_email
+from domain.accounts.errors import AccountGone
 from domain.accounts.models import User
 from domain.accounts.queries import (
     GetProfile,
@@ -126,10 +129,26 @@ class AuthController(Controller):
         user = await log_in(data, users)
         return Response(await _issue(services, user), headers=PRIVATE)
 
-    @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="Log out this token")
-    async def logout(self, request: Request[Any, Any, Any], services: NamedDependency[Services]) -> None:
+    @post(
+        "/logout",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Log out this token",
+        description="The token never works again, on any instance, whatever the session store's state. "
+        "With `SESSION_STRATEGY=redis` and Redis unreachable: 503 with `Retry-After`, nothing changed.",
+    )
+    async def logout(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        services: NamedDependency[Services],
+    ) -> None:
         me = current_user(request)
+        expires_at = datetime.fromtimestamp(me.expires_at, UTC)
+        await end_session(EndSession(user_id=me.id, token_id=UUID(me.token_id), expires_at=expires_at), db_session)
+        # The store before the commit: with session records (Redis) a store that is down refuses the
+        # logout (503, nothing recorded) rather than leave a record alive behind a committed logout.
         await services.authenticator.sessions.revoke(str(me.id), me.token_id, me.expires_at)
+        await db_session.commit()
         await services.notifications.session_ended(me.id)  # this token's open sockets close (4401)
 
     @post("/logout-all-devices", status_code=HTTP_204_NO_CONTENT, summary="Log out every session of the user")
@@ -143,8 +162,8 @@ class AuthController(Controller):
         me = current_user(request)
         at = now_ms()
         await end_all_sessions(EndAllSessions(user_id=me.id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
+        await services.authenticator.sessions.revoke_all(str(me.id), at)  # before the commit, as in logout
         await db_session.commit()
-        await services.authenticator.sessions.revoke_all(str(me.id), at)
         await services.notifications.session_ended(me.id)  # open sockets close (4401)
 
 
@@ -153,11 +172,18 @@ class MeController(Controller):
     tags = ["accounts"]
     dependencies = {"users": Provide(provide_users)}
 
-    @get("/", summary="Own profile", description="Always fresh (read on the primary). `private, no-store`.")
+    @get(
+        "/",
+        summary="Own profile",
+        description="Always fresh (read on the primary). `private, no-store`. 401 when the account no longer "
+        "exists (every token of a deleted user is refused from then on).",
+    )
     async def me(self, request: Request[Any, Any, Any], services: NamedDependency[Services]) -> Response[Profile]:
-        profile = await get_profile(GetProfile(user_id=current_user(request).id), services.read_side.on_primary())
-        if profile is None:
-            raise NotFoundException("user not found")
+        me = current_user(request)
+        profile = await get_profile(GetProfile(user_id=me.id), services.read_side.on_primary())
+        if profile is None:  # deleted since the token was checked: no token of theirs counts any more
+            await services.authenticator.sessions.user_gone(str(me.id))
+            raise AccountGone
         return Response(profile, headers=PRIVATE)
 
     @patch(
@@ -219,8 +245,8 @@ class AdminUsersController(Controller):
     ) -> None:
         at = now_ms()
         await block_user(BlockUser(user_id=user_id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
+        await services.authenticator.sessions.user_gone(str(user_id))  # before the commit, as in logout
         await db_session.commit()
-        await services.authenticator.sessions.revoke_all(str(user_id), at)
         await services.notifications.session_ended(user_id)  # open sockets close (4401)
         # their ads leave search and detail at once
         lsn = await db_session.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -20,6 +19,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy import text
@@ -50,7 +50,10 @@ from domain.ads.commands import (
     update_ad,
 )
 from domain.ads.queries import (
+    MAX_CATEGORY_LENGTH,
     MAX_PAGE_SIZE,
+    MAX_PROVINCE_LENGTH,
+    MAX_QUERY_LENGTH,
     AdDetail,
     AdSummary,
     CategoryTree,
@@ -76,6 +79,8 @@ from domain.ads.saved_searches import (
 from domain.catalog.queries import ListCategories, list_categories
 from domain.catalog.reference import PROVINCE_CODES
 from domain.messaging.outbox import EmailDeliveryRead, list_deliveries
+from domain.shared.fields import AMOUNT_PATTERN, CURSOR_PATTERN, LINE_PATTERN, to_amount
+from domain.shared.job_outbox import record_job
 from domain.shared.structs import CamelStruct, ReadModel
 from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import SEARCH, ad_generation, user_writes
@@ -88,6 +93,11 @@ PUBLIC_CACHE = "public, s-maxage=300, stale-while-revalidate=600"
 PRIVATE = "private, no-store"
 
 _encoder = msgspec.json.Encoder()
+
+_AMOUNT_DOC: dict[str, Any] = {
+    "description": 'A decimal, 0 to 9999999999999.99, at most 2 decimals ("45000.00"); needs `currency`.',
+    "examples": [Example(value="45000.00")],
+}
 
 
 class SearchResponse(ReadModel):
@@ -142,14 +152,20 @@ def _revision_etag(revision: int) -> str:
     return f'"r{revision}"'
 
 
+_MAX_REVISION_DIGITS = 18
+"""Revisions are ``bigint``; a longer tag was not ours (and ``int()`` of thousands of digits is
+refused by Python's int-string limit)."""
+
+
 def _if_match_revision(request: Request[Any, Any, Any]) -> int | None:
-    """The revision an ``If-Match`` names; an unparseable one can never match (412)."""
+    """The revision an ``If-Match`` names; an unparseable or absurd one can never match (412)."""
     header = request.headers.get("if-match")
     if header is None or header.strip() == "*":
         return None
-    tag = header.split(",")[0].strip().removeprefix("W/").strip('"')
-    if tag.startswith("r") and tag[1:].isdigit():
-        return int(tag[1:])
+    tag = header.split(",", 1)[0].strip().removeprefix("W/").strip('"')
+    digits = tag[1:]
+    if tag.startswith("r") and 0 < len(digits) <= _MAX_REVISION_DIGITS and digits.isascii() and digits.isdigit():
+        return int(digits)
     return -1
 
 
@@ -249,9 +265,12 @@ class AdsController(Controller):
         async def handle() -> Response[AdDetail]:
             command = PublishAd(actor=actor, ad=data, ttl_days=services.settings.app.ad_ttl_days, now=datetime.now(UTC))
             changed = await publish_ad(command, db_session)
+            # instant saved-search alerts, in the background: recorded with the ad, so never lost
+            alerts = await record_job(
+                db_session, "alert_saved_searches", key=f"alert:{changed.ad_id}", ad_id=str(changed.ad_id)
+            )
             await _commit_and_invalidate(db_session, services, changed)
-            # instant saved-search alerts, in the background
-            await services.jobs.enqueue("alert_saved_searches", key=f"alert:{changed.ad_id}", ad_id=str(changed.ad_id))
+            await services.jobs.dispatch(alerts, db_session)
             response = await _detail_response(request, services, changed.ad_id, HTTP_201_CREATED)
             response.headers["Location"] = f"/api/ads/{changed.ad_id}"
             response.headers["Cache-Control"] = PRIVATE
@@ -281,17 +300,25 @@ class AdsController(Controller):
         self,
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
-        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        category: FromQuery[str | None] = None,
-        province: FromQuery[str | None] = None,
-        min_price: Annotated[Decimal | None, QueryParameter(name="minPrice")] = None,
-        max_price: Annotated[Decimal | None, QueryParameter(name="maxPrice")] = None,
+        q: Annotated[str | None, QueryParameter(max_length=MAX_QUERY_LENGTH, pattern=LINE_PATTERN)] = None,
+        category: Annotated[
+            str | None,
+            QueryParameter(max_length=MAX_CATEGORY_LENGTH, pattern=LINE_PATTERN, description="A slug or an id."),
+        ] = None,
+        province: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=MAX_PROVINCE_LENGTH, pattern=LINE_PATTERN, description="A code from GET /api/provinces."
+            ),
+        ] = None,
+        min_price: Annotated[str | None, QueryParameter(name="minPrice", pattern=AMOUNT_PATTERN, **_AMOUNT_DOC)] = None,
+        max_price: Annotated[str | None, QueryParameter(name="maxPrice", pattern=AMOUNT_PATTERN, **_AMOUNT_DOC)] = None,
         currency: FromQuery[Literal["ARS", "USD"] | None] = None,
         condition: FromQuery[Literal["new", "used"] | None] = None,
         sort: FromQuery[Literal["recent", "price_asc", "price_desc", "relevance"]] = "recent",
         page: Annotated[int, QueryParameter(ge=1, le=200)] = 1,
         page_size: Annotated[int, QueryParameter(name="pageSize", ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
-        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=512, pattern=CURSOR_PATTERN)] = None,
     ) -> Response[SearchResponse]:
         await limit_search(services, request)
         tree = await _category_tree(services)
@@ -300,8 +327,8 @@ class AdsController(Controller):
                 q=q,
                 category=category,
                 province=province,
-                min_price=min_price,
-                max_price=max_price,
+                min_price=None if min_price is None else to_amount(min_price),
+                max_price=None if max_price is None else to_amount(max_price),
                 currency=currency,
                 condition=condition,
                 sort=sort,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
 from litestar import Controller, Request, Response, Router, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader, UploadFile
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ServiceUnavailableException, ValidationException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, MultipartBody
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
@@ -29,6 +32,8 @@ from domain.ads.images import (
     original_key,
     sniff_image_type,
 )
+from domain.shared.fields import LINE_PATTERN
+from domain.shared.job_outbox import record_job
 from domain.shared.structs import CamelStruct
 from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import ad_generation, user_writes
@@ -67,10 +72,6 @@ _INSERT_IMAGE = text(
     ":byte_size, '{}'::jsonb, now(), now())"
 )
 _TOUCH_AD = text("UPDATE ads SET revision = revision + 1, updated_at = now() WHERE id = :ad_id")
-_NOT_QUEUED = text(
-    "UPDATE ad_images SET status = 'failed', error = 'could not be queued for processing', updated_at = now() "
-    "WHERE id = :id AND status = 'processing'"
-)
 _LSN = text("SELECT pg_current_wal_insert_lsn()::text")
 
 
@@ -113,8 +114,8 @@ class ImagesController(Controller):
             "once the image is `ready` (or `failed` when the file cannot be decoded).\n\n"
             "404 when the ad does not exist, is deleted, or is not the caller's (another user's ad "
             "looks missing); 413 over 10 MiB; 422 when the file is not a JPEG, PNG or WebP image or "
-            "the ad already has 10 images; 503 with `Retry-After` when the job queue is down (nothing "
-            "is kept)."
+            "the ad already has 10 images. The processing job is recorded with the image: a job queue "
+            "that is down delays it, never loses it."
         ),
     )
     async def upload(
@@ -159,6 +160,8 @@ class ImagesController(Controller):
             )
             # the ad's detail lists processing images too: a new ETag, and caches move on
             await db_session.execute(_TOUCH_AD, {"ad_id": ad_id})
+            # recorded with the image: a queue that is down delays the processing, never loses it
+            job = await record_job(db_session, PROCESS_JOB, key=f"image:{image_id}", image_id=str(image_id))
             await db_session.commit()
         except BaseException:
             with contextlib.suppress(Exception):
@@ -166,17 +169,7 @@ class ImagesController(Controller):
             raise
         await _bump(db_session, services, ad_generation(ad_id), user_writes(me.id))
 
-        if not await services.jobs.enqueue(PROCESS_JOB, key=f"image:{image_id}", image_id=str(image_id)):
-            # Without its job the image would stay "processing" for ever: give it up, let the client retry.
-            await db_session.execute(_NOT_QUEUED, {"id": image_id})
-            await db_session.execute(_TOUCH_AD, {"ad_id": ad_id})  # failed images leave the detail
-            await db_session.commit()
-            await _bump(db_session, services, ad_generation(ad_id), user_writes(me.id))
-            with contextlib.suppress(Exception):
-                await services.media.delete(key)
-            raise ServiceUnavailableException(
-                "images cannot be processed right now; retry in a minute", headers={"Retry-After": "60"}
-            )
+        await services.jobs.dispatch(job, db_session)
         return Response(ImageAccepted(image_id), status_code=HTTP_202_ACCEPTED, headers={"Cache-Control": "no-store"})
 
 
@@ -206,7 +199,18 @@ def media_files_router(storage: LocalMediaStorage) -> Router:
         cache_control=IMMUTABLE,
         opt={**PUBLIC, SKIP_RATE_LIMIT: True},
         include_in_schema=False,
+        guards=[_plain_media_key],
     )
+
+
+_PLAIN = re.compile(LINE_PATTERN)
+
+
+def _plain_media_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A media key is a plain path: a control character (NUL breaks the file system call) is no
+    key of ours, so 404 rather than a 500 from ``open()``."""
+    if not _PLAIN.search(connection.scope["path"]):
+        raise NotFoundException("not found")
 
 
 __all__ = ("ImageAccepted", "ImageUpload", "ImagesController", "images_controller", "media_files_router")

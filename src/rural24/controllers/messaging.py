@@ -30,12 +30,13 @@ from domain.messaging.queries import (
     get_conversation,
     list_conversations,
 )
+from domain.shared.fields import CURSOR_PATTERN
 from domain.shared.structs import CamelStruct
 from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import user_writes
 from rural24.auth import current_user
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
-from rural24.jobs.digest import schedule_message_digest
+from rural24.jobs.digest import record_message_digest
 from rural24.notifications import MessageNew, Sender
 from rural24.ratelimit import limit_messages
 from rural24.state import Services
@@ -98,6 +99,8 @@ class MessagesController(Controller):
         async def handle() -> Response[MessageAccepted]:
             await limit_messages(services, str(me.id))  # only real sends count, not replays
             sent = await send_message(data, me.id, db_session)
+            # if the recipient has not read it in a while (offline), an email digest follows
+            digest = await record_message_digest(db_session, sent.recipient_id)
             await _commit_and_mark(db_session, services, me.id, sent.recipient_id)
             event = MessageNew(
                 message_id=sent.message_id,
@@ -106,8 +109,7 @@ class MessagesController(Controller):
                 preview=sent.preview,
             )
             await services.notifications.publish(sent.recipient_id, event)
-            # if the recipient has not read it in a while (offline), an email digest follows
-            await schedule_message_digest(services.jobs, sent.recipient_id)
+            await services.jobs.dispatch(digest, db_session)
             return Response(
                 MessageAccepted(sent.message_id, sent.conversation_id), status_code=HTTP_201_CREATED, headers=PRIVATE
             )
@@ -149,7 +151,7 @@ class MessagesController(Controller):
         conversation_id: FromPath[UUID],
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
-        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=512, pattern=CURSOR_PATTERN)] = None,
         page_size: Annotated[int, QueryParameter(name="pageSize", ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
     ) -> Response[ConversationMessages]:
         me = current_user(request)

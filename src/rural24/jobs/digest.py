@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from domain.messaging.digest import DIGEST_DELAY_SECONDS, queue_message_digest
-from infrastructure.jobs import JobQueue
+from domain.shared.job_outbox import RecordedJob, record_job
 from rural24.jobs.emails import EMAIL_JOB, email_job_key
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from rural24.worker import Context
 
 
-async def schedule_message_digest(jobs: JobQueue, recipient_id: UUID) -> None:
-    """One pending digest per recipient (the job key): more messages meanwhile join the same one."""
-    await jobs.enqueue(
+async def record_message_digest(session: AsyncSession, recipient_id: UUID) -> RecordedJob:
+    """In the message's transaction: the digest job, due :data:`DIGEST_DELAY_SECONDS` later. One
+    pending digest per recipient (the job key): more messages meanwhile join the same one."""
+    return await record_job(
+        session,
         "send_message_digest",
         key=f"digest:{recipient_id}",
-        options={"scheduled": int(time.time()) + DIGEST_DELAY_SECONDS},
+        delay=timedelta(seconds=DIGEST_DELAY_SECONDS),
         user_id=str(recipient_id),
     )
 

@@ -1,0 +1,38 @@
+"""The ``job_outbox`` table: background jobs recorded in the same transaction as their cause."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Index, Integer, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class OutboxJob(UUIDv7AuditBase):
+    """A job that must run because something was committed (an ad published, an image uploaded, a
+    message sent). The API dispatches it right after the commit; the worker's relay dispatches
+    whatever is still undispatched (the queue was down, the API died in between)."""
+
+    __tablename__ = "job_outbox"
+    __table_args__ = (
+        # one undispatched row per job key: a retried command records its job once. Dispatched rows
+        # may share a key (one digest per recipient at a time, then another later): the queue's own
+        # job key dedupes a job dispatched twice.
+        Index("uq_job_outbox_pending_key", "job_key", unique=True, postgresql_where=text("dispatched_at IS NULL")),
+        # the relay: undispatched rows, oldest first
+        Index("ix_job_outbox_pending", "created_at", postgresql_where=text("dispatched_at IS NULL")),
+        # the relay's clean-up of dispatched rows past their retention
+        Index("ix_job_outbox_dispatched", "dispatched_at", postgresql_where=text("dispatched_at IS NOT NULL")),
+    )
+
+    function: Mapped[str] = mapped_column(String(64))
+    job_key: Mapped[str] = mapped_column(String(200))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    run_after: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
