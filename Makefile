@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test lint format worker migrate seed bench clean
+.PHONY: run test lint format worker migrate seed bench fuzz hostile-report clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -41,6 +41,12 @@ seed: .venv/.synced
 bench: .venv/.synced  ## authentication cost per request, then search throughput (full stack vs a bare route)
 	.venv/bin/python bench/auth_bench.py
 	.venv/bin/python bench/search_bench.py
+
+fuzz: .venv/.synced  ## schemathesis over every operation of the OpenAPI document, long (FUZZ_EXAMPLES per operation and phase)
+	RURAL24_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) .venv/bin/pytest tests/integration/test_fuzz_openapi.py -q
+
+hostile-report: .venv/.synced  ## runs the bad-input catalogue, the fuzzer and the fault tests, writes docs/hostile-input.md
+	.venv/bin/python -m tests.hostile_report
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import json
+import os
+import signal
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from domain.ads.images import original_key
 from infrastructure.jobs import JOB_DEFAULTS, build_queue
 from infrastructure.settings import load_settings
 from tests.e2e.processes import Process
+from tests.hostile_results import record_fault
 
 pytestmark = pytest.mark.postgres
 
@@ -135,3 +140,107 @@ async def test_worker_process_writes_the_sizes_the_app_serves(
         await queue.disconnect()
         await connection.close()
     assert "Traceback" not in worker.output(), worker.output()[-3000:]
+
+
+def _feed_fifo(path: Path, data: bytes, timeout: float) -> None:
+    """Write ``data`` into the FIFO once a reader has opened it (bounded: no reader, no write)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO while nobody reads
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        os.set_blocking(fd, True)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("queue_backend", ["postgres", "redis"])
+async def test_a_worker_killed_mid_image_leaves_it_to_the_next_worker(
+    queue_backend: str, database: Any, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The image job as the upload queued it (300 s timeout): its worker dies while reading the
+    original (a FIFO nobody writes to yet, so the job is surely mid-way); a second worker finishes
+    it once the dead one's heartbeat has lapsed, about 20 s later, not after the timeout."""
+    from rural24.app import create_app
+
+    media_root = tmp_path / "media"
+    env = {
+        "APP_ENV": "test",
+        "APP_NAME": f"rural24-e2e-{uuid.uuid4().hex[:8]}",
+        "DATABASE_URL": database.primary_url,
+        "JWT_SECRET": "x" * 40,
+        "MEDIA_STORAGE_URL": f"file://{media_root}",
+    }
+    if queue_backend == "redis":
+        env |= {"REDIS_ENABLED": "true", "REDIS_URL": request.getfixturevalue("redis_url")}
+    settings = load_settings(env)
+    connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
+    queue = build_queue(settings, database.primary_url)
+    await queue.connect()
+    try:
+        async with AsyncTestClient(app=create_app(settings)) as client:
+            registered = await client.post(
+                "/api/auth/register",
+                json={"email": f"{uuid.uuid4().hex[:8]}@campo.com.ar", "password": "x" * 12, "name": "Ana"},
+            )
+            assert registered.status_code == 201, registered.text
+            ad_id = await _ad_of(connection, registered.json()["user"]["id"])
+            picture = _png((1600, 900))
+            uploaded = await client.post(
+                f"/api/ads/{ad_id}/images",
+                files={"file": ("campo.png", picture, "image/png")},
+                headers={"Authorization": f"Bearer {registered.json()['token']}"},
+            )
+        assert uploaded.status_code == 202, uploaded.text
+        image_id = uploaded.json()["imageId"]
+        original = media_root / original_key(ad_id, image_id)
+        original.unlink()
+        os.mkfifo(original)  # reading it blocks until the test writes the picture in
+
+        first = Process(["worker"], env, tmp_path / "first.log")
+        deadline = time.monotonic() + 30
+        # active, and its attempt counted: the worker has started it (not only taken it off the queue)
+        while (job := await queue.job(f"image:{image_id}")) is None or (job.status, job.attempts) != ("active", 1):
+            assert time.monotonic() < deadline, first.output()[-3000:]
+            await asyncio.sleep(0.05)
+        os.killpg(first.process.pid, signal.SIGKILL)  # mid-job: blocked reading the original
+        killed_at = time.monotonic()
+        first.process.wait(10)
+        assert (await _image_status(connection, image_id)) == "processing"
+
+        second = Process(["worker"], env, tmp_path / "second.log")
+        try:
+            # under the job's 300 s timeout by far: only the missed heartbeat frees the job
+            await second.await_while_running(asyncio.to_thread(_feed_fifo, original, picture, 60), timeout=65)
+            row = await second.await_while_running(_until_processed(connection, image_id), timeout=30)
+            deadline = time.monotonic() + 10  # the row is ready a moment before the worker marks the job done
+            while (done := await queue.job(f"image:{image_id}")) is not None and done.status == "active":
+                assert time.monotonic() < deadline, second.output()[-3000:]
+                await asyncio.sleep(0.05)
+        finally:
+            assert second.stop() == 0 or "Traceback" not in second.output(), second.output()[-3000:]
+    finally:
+        await queue.disconnect()
+        await connection.close()
+    record_fault(
+        f"Worker SIGKILLed mid image job, a second worker started ({queue_backend} queue)",
+        acknowledged=1,
+        completed=int(row["status"] == "ready"),
+        attempts=done.attempts if done is not None else 0,
+        secondsToRecover=round(time.monotonic() - killed_at, 1),
+        lost=int(row["status"] != "ready"),
+    )
+    assert row["status"] == "ready", row["error"]
+    assert set(_sizes(row)) == {"1200", "400"}
+    assert done is not None
+    assert (done.status, done.attempts) == ("complete", 2)  # the killed attempt, then one that finished
+
+
+async def _image_status(connection: asyncpg.Connection, image_id: str) -> str:
+    return str(await connection.fetchval("SELECT status FROM ad_images WHERE id = $1::uuid", image_id))

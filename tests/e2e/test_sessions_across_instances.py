@@ -3,6 +3,8 @@ effective on the other on the very next request."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,3 +91,34 @@ async def test_block_on_one_instance_is_seen_by_the_other(instances: tuple[str, 
         assert (await client.get(f"{b}/api/me", headers=_auth(victim_token))).status_code == 401
         login = await client.post(f"{b}/api/auth/login", json={"email": victim["user"]["email"], "password": PASSWORD})
         assert login.status_code == 401
+
+
+async def _until_401(client: httpx.AsyncClient, url: str, token: str, deadline: float = 3.0) -> None:
+    started = time.monotonic()
+    while (status := (await client.get(url, headers=_auth(token))).status_code) != 401:
+        assert status == 200, status
+        assert time.monotonic() - started < deadline, f"{url} still accepts the token after {deadline}s"
+        await asyncio.sleep(0.05)  # poll interval
+
+
+async def test_a_user_deleted_in_sql_is_refused_by_every_instance(instances: tuple[str, str], database: Any) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        user = await _register(client, instances[0])
+        token = user["token"]
+        for base in instances:  # each instance has the user's mark cached
+            assert (await client.get(f"{base}/api/me/saved-searches", headers=_auth(token))).status_code == 200
+        connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
+        try:  # behind the app's back, as an operator would
+            assert await connection.execute("DELETE FROM users WHERE id = $1::uuid", user["user"]["id"]) == "DELETE 1"
+        finally:
+            await connection.close()
+        for base in instances:  # a route that never looks the user up: only the session event refuses
+            await _until_401(client, f"{base}/api/me/saved-searches", token)
+        categories = (await client.get(f"{instances[0]}/api/categories")).json()
+        ad = {"title": "Rastra de discos", "currency": "ARS", "categoryId": categories[0]["id"],
+              "province": "cordoba", "locality": "Oliva"}  # fmt: skip
+        for base in instances:
+            for method, path, body in (("GET", "/api/me", None), ("POST", "/api/ads", ad)):
+                response = await client.request(method, f"{base}{path}", json=body, headers=_auth(token))
+                assert response.status_code == 401, f"{method} {base}{path}: {response.text}"
+                assert response.headers["content-type"].startswith("application/problem+json")

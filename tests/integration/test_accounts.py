@@ -3,6 +3,7 @@ Redis session records."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from infrastructure.jobs import build_queue
+from infrastructure.sessions import LISTENER_NAME
 from rural24.state import Services
 from tests.conftest import PgDatabase, make_settings
 
@@ -272,3 +274,157 @@ async def test_login_is_limited_per_address_and_per_email(database: PgDatabase, 
         other = await api.post("/api/auth/login", json={"email": "otra@campo.com.ar", "password": "x" * 12},
                                headers={"X-Forwarded-For": "10.0.1.1"})  # fmt: skip
         assert other.status_code == 401
+
+
+# -- deleted users and durable revocation ----------------------------------------------------------
+
+
+async def _sql(api: AsyncTestClient[Litestar], statement: str, *args: Any) -> str:
+    dsn = Services.of(api.app.state).settings.db.url
+    assert dsn is not None
+    connection = await asyncpg.connect(dsn.replace("+asyncpg", ""))
+    try:
+        result: str = await connection.execute(statement, *args)
+    finally:
+        await connection.close()
+    return result
+
+
+async def _until_status(
+    api: AsyncTestClient[Litestar], path: str, token: str, status: int, deadline: float = 5.0
+) -> float:
+    """Polls ``GET path`` until it answers ``status``; the seconds it took (fails at the deadline)."""
+    started = time.monotonic()
+    while True:
+        response = await api.get(path, headers=bearer(token))
+        if response.status_code == status:
+            return time.monotonic() - started
+        assert time.monotonic() - started < deadline, f"{path}: still {response.status_code} after {deadline}s"
+        await asyncio.sleep(0.05)  # poll interval (stays under the API rate limit)
+
+
+async def _every_user_route_is_401(api: AsyncTestClient[Litestar], token: str, other_id: str) -> None:
+    categories = (await api.get("/api/categories")).json()
+    ad = {"title": "Tractor Hanomag R 45", "description": "Anda bien", "price": "9000.00", "currency": "USD",
+          "categoryId": categories[0]["id"], "province": "cordoba", "locality": "Oncativo"}  # fmt: skip
+    calls = [
+        ("GET", "/api/me", None),
+        ("PATCH", "/api/me", {"name": "Otro"}),
+        ("GET", "/api/me/ads", None),
+        ("GET", "/api/me/favorites", None),
+        ("GET", "/api/me/saved-searches", None),
+        ("POST", "/api/me/saved-searches", {"filters": {"q": "tractor"}}),
+        ("POST", "/api/ads", ad),
+        ("POST", "/api/messages/send", {"recipientId": other_id, "content": "hola"}),
+        ("GET", "/api/messages/conversations", None),
+        ("POST", "/api/auth/logout-all-devices", None),
+        ("POST", "/api/auth/logout", None),
+    ]
+    for method, path, body in calls:
+        response = await api.request(method, path, json=body, headers=bearer(token))
+        assert response.status_code == 401, f"{method} {path}: {response.status_code} {response.text}"
+        assert response.headers["content-type"].startswith("application/problem+json"), path
+    written = await _sql(
+        api, "SELECT 1 FROM ads UNION ALL SELECT 1 FROM messages UNION ALL SELECT 1 FROM saved_searches"
+    )
+    assert written == "SELECT 0"
+
+
+async def test_a_user_deleted_behind_the_apps_back_is_401_on_every_route(api: AsyncTestClient[Litestar]) -> None:
+    victim, other = await register(api), await register(api)
+    token = victim["token"]
+    assert (await api.get("/api/me/saved-searches", headers=bearer(token))).status_code == 200  # mark cached
+    assert await _sql(api, "DELETE FROM users WHERE id = $1::uuid", victim["user"]["id"]) == "DELETE 1"
+    # no route of this one looks the user up: only the database's session event can refuse it
+    await _until_status(api, "/api/me/saved-searches", token, 401, deadline=3.0)
+    await _every_user_route_is_401(api, token, other["user"]["id"])
+    assert (await api.get("/api/me", headers=bearer(other["token"]))).status_code == 200
+
+
+async def test_a_route_that_finds_its_user_missing_answers_401_and_ends_the_sessions(
+    api: AsyncTestClient[Litestar],
+) -> None:
+    victim, other = await register(api), await register(api)
+    second = await login(api, victim["user"]["email"])
+    assert (await api.get("/api/me", headers=bearer(second))).status_code == 200
+    await _sql(api, "DELETE FROM users WHERE id = $1::uuid", victim["user"]["id"])
+    assert_401(await api.get("/api/me", headers=bearer(victim["token"])))  # whether or not the event arrived
+    await _every_user_route_is_401(api, second, other["user"]["id"])
+
+
+async def test_a_block_made_in_sql_ends_the_sessions(api: AsyncTestClient[Litestar]) -> None:
+    victim = await register(api)
+    token = victim["token"]
+    assert (await api.get("/api/me/ads", headers=bearer(token))).status_code == 200
+    await _sql(api, "UPDATE users SET blocked_at = now() WHERE id = $1::uuid", victim["user"]["id"])
+    await _until_status(api, "/api/me/ads", token, 401, deadline=3.0)
+    assert_401(await api.get("/api/me", headers=bearer(token)))
+
+
+async def test_logout_is_recorded_in_the_database_with_its_expiry(api: AsyncTestClient[Litestar]) -> None:
+    registered = await register(api)
+    claims = jwt.decode(registered["token"], SECRET, algorithms=["HS256"])
+    assert (await api.post("/api/auth/logout", headers=bearer(registered["token"]))).status_code == 204
+    dsn = Services.of(api.app.state).settings.db.url
+    assert dsn is not None
+    connection = await asyncpg.connect(dsn.replace("+asyncpg", ""))
+    try:
+        row = await connection.fetchrow(
+            "SELECT user_id::text, extract(epoch FROM expires_at)::bigint FROM revoked_tokens WHERE id = $1::uuid",
+            claims["jti"],
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    assert (row[0], row[1]) == (registered["user"]["id"], claims["exp"])
+    # a second logout of the same token is refused (it is dead) and records nothing more
+    assert_401(await api.post("/api/auth/logout", headers=bearer(registered["token"])))
+
+
+async def test_stage_one_instances_share_revocations_through_the_database(database: PgDatabase) -> None:
+    """Two memory-store instances (WEB_CONCURRENCY=2 in stage 1): a logout, a block and a restart."""
+    from rural24.app import create_app
+
+    async with (
+        AsyncTestClient(app=create_app(make_settings(database))) as a,
+        AsyncTestClient(app=create_app(make_settings(database))) as b,
+    ):
+        user = await register(a)
+        kept, gone = await login(a, user["user"]["email"]), await login(a, user["user"]["email"])
+        assert (await b.get("/api/me", headers=bearer(gone))).status_code == 200
+        assert (await a.post("/api/auth/logout", headers=bearer(gone))).status_code == 204
+        await _until_status(b, "/api/me", gone, 401, deadline=3.0)
+        assert (await b.get("/api/me", headers=bearer(kept))).status_code == 200
+        victim = await register(b)
+        assert (await a.get("/api/me", headers=bearer(victim["token"]))).status_code == 200
+        await _sql(a, "UPDATE users SET blocked_at = now() WHERE id = $1::uuid", victim["user"]["id"])
+        await _until_status(a, "/api/me", victim["token"], 401, deadline=3.0)
+    # a restarted stage-1 instance still refuses the token logged out before
+    async with AsyncTestClient(app=create_app(make_settings(database))) as restarted:
+        assert_401(await restarted.get("/api/me", headers=bearer(gone)))
+        assert (await restarted.get("/api/me", headers=bearer(kept))).status_code == 200
+
+
+async def test_a_lost_session_events_connection_is_replaced_and_nothing_is_missed(
+    api: AsyncTestClient[Litestar],
+) -> None:
+    victim = await register(api)
+    token = victim["token"]
+    listeners = "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()"
+    dsn = Services.of(api.app.state).settings.db.url
+    assert dsn is not None
+    connection = await asyncpg.connect(dsn.replace("+asyncpg", ""))
+    try:
+        before = {r[0] for r in await connection.fetch(listeners, LISTENER_NAME)}
+        assert len(before) == 1
+        await connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1)", before)
+        # meanwhile (the store is not trusted: the database decides) live tokens keep working
+        assert (await api.get("/api/me/saved-searches", headers=bearer(token))).status_code == 200
+        deadline = time.monotonic() + 10
+        while not {r[0] for r in await connection.fetch(listeners, LISTENER_NAME)} - before:
+            assert time.monotonic() < deadline, "the listener did not reconnect"
+            await asyncio.sleep(0.05)  # poll interval
+        await connection.execute("DELETE FROM users WHERE id = $1::uuid", victim["user"]["id"])
+    finally:
+        await connection.close()
+    await _until_status(api, "/api/me/saved-searches", token, 401, deadline=3.0)

@@ -270,7 +270,8 @@ async def test_favorites_reports_and_moderation(client: Client, pg_cluster: Any)
     again = await client.post(f"/api/ads/{ad['id']}/report", json={"reason": "spam"}, headers=auth(buyer))
     assert again.status_code == 409
     bad_reason = await client.post(f"/api/ads/{ad['id']}/report", json={"reason": "ugly"}, headers=auth(seller))
-    assert bad_reason.status_code == 400
+    assert bad_reason.status_code == 422
+    assert bad_reason.json()["errors"][0]["field"] == "reason"
 
     admin = await _admin(client)
     assert (await client.get("/api/admin/reports", headers=auth(buyer))).status_code == 403

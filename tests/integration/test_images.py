@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,13 +19,14 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from infrastructure.database.urls import sqlalchemy_url
-from infrastructure.generations import SEARCH, Generations, RedisGenerations, ad_generation
-from infrastructure.jobs import build_queue
+from infrastructure.generations import SEARCH, Generations, MemoryGenerations, RedisGenerations, ad_generation
+from infrastructure.jobs import build_queue, relay_outbox
 from infrastructure.media import InvalidMediaKey, LocalMediaStorage, MediaNotFound, build_media_storage
 from infrastructure.settings import Settings
 from rural24.jobs.images import process_ad_image
 from rural24.state import Services
 from tests.conftest import PgDatabase, make_settings
+from tests.e2e.processes import free_port
 
 PASSWORD = "alfalfa-y-soja-2026"
 MiB = 1024 * 1024
@@ -460,20 +462,36 @@ async def test_job_failures_are_retried_and_the_last_attempt_marks_the_row(
     assert await process_ad_image(ctx, image_id="not-a-uuid") == "missing"
 
 
-async def test_a_queue_that_is_down_keeps_nothing(
-    client: AsyncTestClient[Litestar], db: asyncpg.Connection, media_root: Path, monkeypatch: pytest.MonkeyPatch
+async def test_an_upload_while_the_queue_is_down_is_processed_once_it_returns(
+    database: PgDatabase, db: asyncpg.Connection, engine: AsyncEngine, media_root: Path
 ) -> None:
-    owner, headers = await seller(client)
-    ad_id = await insert_ad(db, owner)
+    from rural24.app import create_app
 
-    async def queue_down(*args: Any, **kwargs: Any) -> bool:
-        return False  # what JobQueue.enqueue answers when the queue cannot be reached
-
-    monkeypatch.setattr(Services.of(client.app.state).jobs, "enqueue", queue_down)
-    response = await upload(client, ad_id, headers, png())
-
-    assert_problem(response, 503)
-    assert response.headers["retry-after"] == "60"
+    nobody_listens = f"redis://127.0.0.1:{free_port()}"  # the queue is down
+    down = make_settings(database, MEDIA_STORAGE_URL=f"file://{media_root}", QUEUE_URL=nobody_listens)
+    async with AsyncTestClient(app=create_app(down)) as client:
+        owner, headers = await seller(client)
+        ad_id = await insert_ad(db, owner)
+        response = await upload(client, ad_id, headers, png())
+    assert response.status_code == 202, response.text  # the upload is kept, its job waits in the outbox
+    image_id = response.json()["imageId"]
     (row,) = await image_rows(db, ad_id)
-    assert (row["status"], row["error"]) == ("failed", "could not be queued for processing")  # does not count
-    assert not (media_root / row["original_key"]).exists()
+    assert row["status"] == "processing"
+    assert (media_root / row["original_key"]).exists()
+    waiting = await db.fetchrow("SELECT * FROM job_outbox WHERE job_key = $1", f"image:{image_id}")
+    assert waiting is not None
+    assert (waiting["function"], waiting["dispatched_at"], waiting["attempts"]) == ("process_ad_image", None, 1)
+    assert "ConnectionError" in waiting["last_error"]
+
+    # The queue is back (here the stage-1 queue on PostgreSQL): the worker's relay dispatches the job.
+    queue = build_queue(make_settings(database), database.primary_url)
+    await queue.connect()
+    try:
+        assert await relay_outbox(engine, queue, grace=timedelta(0)) == 1
+        job = await queue.job(f"image:{image_id}")
+        assert job is not None
+        assert job.kwargs == {"image_id": image_id}
+    finally:
+        await queue.disconnect()
+    ctx = job_context(engine, media_root, MemoryGenerations())
+    assert await process_ad_image(ctx, **job.kwargs) == "ready"

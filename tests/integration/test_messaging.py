@@ -204,7 +204,8 @@ async def test_keyset_paging_returns_every_message_once_newest_first(client: Cli
     assert seen == list(reversed(ids))
     too_big = await client.get(f"/api/messages/conversations/{conversation}", params={"pageSize": 51},
                                headers=auth(buyer))  # fmt: skip
-    assert too_big.status_code == 400
+    assert too_big.status_code == 422
+    assert too_big.json()["errors"][0]["field"] == "pageSize"
 
 
 async def test_the_same_idempotency_key_sends_once(client: Client) -> None:
