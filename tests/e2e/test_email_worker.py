@@ -142,7 +142,7 @@ async def test_a_worker_killed_mid_send_leaves_the_email_to_the_next_worker(
         finally:
             second.stop()
     record_fault(
-        f"Worker SIGKILLed mid SMTP send, a second worker started ({queue_mode or 'postgres'} queue)",
+        f"Worker SIGKILLed mid SMTP send, a second worker started ({'redis' if queue_mode else 'postgres'} queue)",
         acknowledged=1,
         emailsDelivered=len(sink.accepted),
         lost=int(not sink.accepted),
