@@ -19,14 +19,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.accounts import passwords
 from domain.accounts.errors import AccountGone, EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
 from domain.accounts.models import User
-from domain.accounts.rules import clean_name, is_valid_email, normalise_email, password_problem
+from domain.accounts.rules import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    clean_name,
+    is_valid_email,
+    normalise_email,
+    password_problem,
+)
 from domain.accounts.services import UserService
 from domain.catalog.reference import PROVINCE_CODES
-from domain.shared.fields import Line
+from domain.shared.fields import EMAIL_PATTERN, Line
 from domain.shared.structs import CamelStruct
 
-Email = Annotated[Line, Meta(min_length=3, max_length=254, description="Case and surrounding spaces are ignored.")]
-Password = Annotated[Line, Meta(min_length=1, max_length=128)]
+Email = Annotated[
+    str,
+    Meta(pattern=EMAIL_PATTERN, min_length=3, max_length=254, description="Case and surrounding spaces are ignored."),
+]
+Password = Annotated[Line, Meta(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 Name = Annotated[Line, Meta(min_length=1, max_length=120)]
 Phone = Annotated[Line, Meta(max_length=40)]
 ProvinceCode = Annotated[Line, Meta(max_length=32, description="A code from GET /api/provinces.")]
@@ -43,8 +53,10 @@ class RegisterUser(CamelStruct, forbid_unknown_fields=True):
 
 
 class LogIn(CamelStruct, forbid_unknown_fields=True):
-    email: Email
-    password: Password
+    """Loose on purpose: a malformed email or a short password is just a failed login (401, same body)."""
+
+    email: Annotated[Line, Meta(min_length=3, max_length=254)]
+    password: Annotated[Line, Meta(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
 
 
 class ProfileChanges(CamelStruct, forbid_unknown_fields=True):

@@ -13,6 +13,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from domain.ads.commands import Condition, Currency
 from domain.catalog.queries import CategoryRead
 from domain.shared.errors import InvalidInput
 from domain.shared.fields import MAX_AMOUNT, is_amount, to_amount
@@ -32,6 +33,9 @@ MAX_RANK = 1e6
 """``ts_rank`` is a ``real`` well below this; a cursor rank beyond it was not made by us."""
 
 SortOrder = Literal["recent", "price_asc", "price_desc", "relevance"]
+AdStatus = Literal["active", "paused", "sold", "expired"]
+"""The ``ads.status`` values (its check constraint); suspension and deletion are flags of their own."""
+ReportReason = Literal["spam", "prohibited", "fraud", "duplicate", "miscategorized", "other"]
 
 
 # -- read models ------------------------------------------------------------------------------
@@ -54,7 +58,7 @@ class AdSummary(ReadModel):
     id: UUID
     title: str
     price: Decimal | None
-    currency: str
+    currency: Currency
     province: str
     locality: str
     category: CategoryRef
@@ -70,13 +74,13 @@ class OwnAdSummary(ReadModel):
     id: UUID
     title: str
     price: Decimal | None
-    currency: str
+    currency: Currency
     province: str
     locality: str
     category: CategoryRef
     thumbnail_url: str | None
     is_featured: bool
-    status: str
+    status: AdStatus
     suspended: bool
     expires_at: datetime
     created_at: datetime
@@ -104,11 +108,11 @@ class AdDetail(ReadModel):
     title: str
     description: str
     price: Decimal | None
-    currency: str
+    currency: Currency
     province: str
     locality: str
-    condition: str | None
-    status: str
+    condition: Condition | None
+    status: AdStatus
     is_featured: bool
     category: CategoryRef
     seller: SellerSummary
@@ -518,7 +522,7 @@ class OpenReport(ReadModel):
     id: UUID
     ad_id: UUID
     ad_title: str
-    reason: str
+    reason: ReportReason
     detail: str | None
     reporter_id: UUID
     created_at: datetime

@@ -71,7 +71,7 @@ class SavedSearchRead(ReadModel):
     id: UUID
     name: str
     filters: SearchFilters
-    frequency: str
+    frequency: Literal["instant", "daily"]
     created_at: datetime
     last_alerted_at: datetime | None
     error: Annotated[

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID
 
 from sqlalchemy import text
@@ -109,7 +110,7 @@ class EmailDeliveryRead(ReadModel):
     kind: str
     to: str
     subject: str
-    status: str
+    status: Literal["pending", "sent", "failed"]
     attempts: int
     last_error: str | None
     created_at: datetime

@@ -37,6 +37,10 @@ AMOUNT_PATTERN: Final = rf"^[0-9]{{1,13}}(?:\.[0-9]{{1,2}})?{_END}"
 """A non-negative decimal with at most 13 integer digits and 2 decimals."""
 CURSOR_PATTERN: Final = rf"^[A-Za-z0-9_-]*{_END}"
 """An opaque paging cursor: URL-safe base64 without padding."""
+_EMAIL_CHAR: Final = rf"[^@\s\x00-\x1f{_NEVER}\u2028\u2029]"
+_BLANK: Final = r"(?:(?![\x00-\x1f\u2028\u2029])\s)*"  # spaces, not line breaks or other controls
+EMAIL_PATTERN: Final = rf"^{_BLANK}{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}{{2,}}{_BLANK}{_END}"
+"""An email address as ``domain.accounts.rules.is_valid_email`` takes it, surrounding spaces allowed (ignored)."""
 TOKEN_PATTERN: Final = rf"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?{_END}"
 """A client-chosen key (``Idempotency-Key``): printable ASCII, no surrounding blanks."""
 
@@ -50,6 +54,7 @@ PATTERN_MESSAGES: Final[dict[str, str]] = {
     ),
     CURSOR_PATTERN: "is not a cursor from a previous page",
     TOKEN_PATTERN: "may only hold printable ASCII characters",
+    EMAIL_PATTERN: "not a valid email address",
 }
 """What a failed pattern means, in words (the error answer never shows the regular expression)."""
 

@@ -16,11 +16,11 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
+from litestar.types import Message, Scope
 
 import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
 from domain.shared.errors import DomainError
@@ -57,6 +57,7 @@ from rural24.controllers.health import HealthController
 from rural24.controllers.images import images_controller, media_files_router
 from rural24.controllers.messaging import MessagesController
 from rural24.controllers.notifications import notifications_socket
+from rural24.docs_ui import docs_render_plugins
 from rural24.errors import (
     domain_error_handler,
     internal_error_handler,
@@ -67,6 +68,7 @@ from rural24.errors import (
 )
 from rural24.logs import structlog_config
 from rural24.notifications import Notifier
+from rural24.openapi import COMPONENTS, close_struct_schemas
 from rural24.ratelimit import api_rate_limit_config, build_rate_limiter
 from rural24.request_id import RequestIdMiddleware, echo_request_id
 from rural24.state import Services, provide_services
@@ -102,12 +104,14 @@ class MetricsController(PrometheusController):
     """Prometheus text at ``/metrics`` (the scrapers' convention)."""
 
     path = "/metrics"
+    include_in_schema = False  # operational, not part of the API contract
 
 
 class ApiMetricsController(PrometheusController):
     """The same figures under the API's base path."""
 
     path = "/api/metrics"
+    include_in_schema = False
 
 
 class AppPlugin(InitPluginProtocol):
@@ -190,6 +194,8 @@ class AppPlugin(InitPluginProtocol):
                 ),
             ]
         )
+        close_struct_schemas(app_config.plugins)  # request bodies: `additionalProperties: false`
+        app_config.before_send.append(_complete_allow)
         app_config.before_send.append(echo_request_id)  # on every response, unrouted 404s included
         app_config.middleware.append(prometheus.middleware)
         # --- rate limiting (wired here) ---
@@ -234,16 +240,36 @@ class AppPlugin(InitPluginProtocol):
             version=__version__,
             description=API_DESCRIPTION.strip(),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=docs_render_plugins(settings.app.api_docs, "/schema"),  # self-hosted, never a CDN
             use_handler_docstrings=True,
         )
         app_config.lifespan.append(_lifespan)
         # JWT auth last: it adds its middleware and its security scheme to the OpenAPI config above.
         app_config = services.authenticator.jwt.on_app_init(app_config)
+        # ... but security is declared per operation (rural24/openapi.py: public routes have none), and
+        # the JWT auth's scheme carries a `name` the OpenAPI validators refuse: ours replaces it.
+        if app_config.openapi_config is not None:  # the auth's own copy (it copies the config before adding)
+            app_config.openapi_config.security = None
+            app_config.openapi_config.components = COMPONENTS
         # Outermost, around the authentication (which puts itself first) and the rate limiter:
         # what they log carries the request id.
         app_config.middleware.insert(0, RequestIdMiddleware)
         return app_config
+
+
+async def _complete_allow(message: Message, scope: Scope) -> None:
+    """``Allow`` of the automatic ``OPTIONS`` answers lists every method of the path.
+
+    Litestar 2 builds that answer for the first handler registered on a path and never updates it
+    (GET /api/me answered ``Allow: GET, OPTIONS``, without PATCH; litestar#4169, fixed in 3.0)."""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    template = scope.get("path_template")
+    methods = {m for r in scope["app"].routes if r.path_format == template for m in getattr(r, "methods", ())}
+    if methods:
+        allow = ", ".join(sorted({*methods, "OPTIONS"}))
+        headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"allow"]
+        message["headers"] = [*headers, (b"allow", allow.encode())]
 
 
 @asynccontextmanager

@@ -274,7 +274,7 @@ async def test_a_body_without_the_file_part_is_a_client_error(
 
 async def test_the_route_is_in_the_openapi_document(client: AsyncTestClient[Litestar]) -> None:
     document = (await client.get("/schema/openapi.json")).json()
-    operation = document["paths"]["/api/ads/{ad_id}/images"]["post"]
+    operation = document["paths"]["/api/ads/{id}/images"]["post"]
     assert "multipart/form-data" in operation["requestBody"]["content"]
     accepted = operation["responses"]["202"]["content"]["application/json"]["schema"]
     schema = document["components"]["schemas"][accepted["$ref"].rsplit("/", 1)[-1]]

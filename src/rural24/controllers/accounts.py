@@ -49,8 +49,9 @@ from domain.shared.structs import CamelStruct
 from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import SEARCH, ad_generation
 from infrastructure.sessions import now_ms
-from rural24.auth import AUTH_OPTIONAL, PUBLIC, CurrentUser, current_user, requires_admin
+from rural24.auth import PUBLIC, CurrentUser, current_user, requires_admin
 from rural24.jobs.emails import enqueue_email
+from rural24.openapi import CACHE_CONTROL, documented
 from rural24.ratelimit import limit_login
 from rural24.state import Services
 
@@ -91,6 +92,7 @@ class AuthController(Controller):
         opt=PUBLIC,
         status_code=HTTP_201_CREATED,
         summary="Open an account",
+        **documented("register", "public", body=True, errors=(409,), headers=(CACHE_CONTROL,)),
         description="201 with a session token; 409 when the email is taken; 422 when a rule fails "
         "(password under 10 characters, unknown province, fields that cannot be set such as `role`). "
         "A welcome email is sent in the background.",
@@ -115,6 +117,7 @@ class AuthController(Controller):
         opt=PUBLIC,
         status_code=HTTP_200_OK,
         summary="Log in",
+        **documented("login", "public", body=True, errors=(401,), headers=(CACHE_CONTROL,)),
         description="401 with the same body whether the email exists or not. Limited per IP and per "
         "email (`RATE_LIMIT_LOGIN`): 429 with `Retry-After` beyond.",
     )
@@ -133,6 +136,7 @@ class AuthController(Controller):
         "/logout",
         status_code=HTTP_204_NO_CONTENT,
         summary="Log out this token",
+        **documented("logout", "user"),
         description="The token never works again, on any instance, whatever the session store's state. "
         "With `SESSION_STRATEGY=redis` and Redis unreachable: 503 with `Retry-After`, nothing changed.",
     )
@@ -151,7 +155,12 @@ class AuthController(Controller):
         await db_session.commit()
         await services.notifications.session_ended(me.id)  # this token's open sockets close (4401)
 
-    @post("/logout-all-devices", status_code=HTTP_204_NO_CONTENT, summary="Log out every session of the user")
+    @post(
+        "/logout-all-devices",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Log out every session of the user",
+        **documented("logoutAllDevices", "user"),
+    )
     async def logout_all_devices(
         self,
         request: Request[Any, Any, Any],
@@ -175,6 +184,7 @@ class MeController(Controller):
     @get(
         "/",
         summary="Own profile",
+        **documented("getMe", "user", headers=(CACHE_CONTROL,)),
         description="Always fresh (read on the primary). `private, no-store`. 401 when the account no longer "
         "exists (every token of a deleted user is refused from then on).",
     )
@@ -189,6 +199,7 @@ class MeController(Controller):
     @patch(
         "/",
         summary="Change own profile",
+        **documented("updateMe", "user", body=True, headers=(CACHE_CONTROL,)),
         description="`name`, `phone`, `province` only. `role` and `email` cannot be changed here (422).",
     )
     async def update_me(
@@ -212,13 +223,14 @@ class UsersController(Controller):
     tags = ["accounts"]
 
     @get(
-        "/{user_id:uuid}",
-        opt=AUTH_OPTIONAL,
+        "/{id:uuid}",
+        opt=PUBLIC,
         summary="Public seller profile",
+        **documented("getUser", "public", errors=(404,)),
         description="404 for unknown or blocked users. `activeAds` counts the ads a buyer can find.",
     )
-    async def seller(self, user_id: FromPath[UUID], services: NamedDependency[Services]) -> SellerProfile:
-        profile = await get_seller_profile(GetSellerProfile(user_id=user_id), services.read_side)
+    async def seller(self, id: FromPath[UUID], services: NamedDependency[Services]) -> SellerProfile:
+        profile = await get_seller_profile(GetSellerProfile(user_id=id), services.read_side)
         if profile is None:
             raise NotFoundException("user not found")
         return profile
@@ -231,26 +243,27 @@ class AdminUsersController(Controller):
     dependencies = {"users": Provide(provide_users)}
 
     @post(
-        "/{user_id:uuid}/block",
+        "/{id:uuid}/block",
         status_code=HTTP_204_NO_CONTENT,
         summary="Block a user",
+        **documented("blockUser", "admin", errors=(404,)),
         description="Every session of the user dies at once, login is refused, and their ads leave search.",
     )
     async def block(
         self,
-        user_id: FromPath[UUID],
+        id: FromPath[UUID],
         users: NamedDependency[UserService],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> None:
         at = now_ms()
-        await block_user(BlockUser(user_id=user_id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
-        await services.authenticator.sessions.user_gone(str(user_id))  # before the commit, as in logout
+        await block_user(BlockUser(user_id=id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
+        await services.authenticator.sessions.user_gone(str(id))  # before the commit, as in logout
         await db_session.commit()
-        await services.notifications.session_ended(user_id)  # open sockets close (4401)
+        await services.notifications.session_ended(id)  # open sockets close (4401)
         # their ads leave search and detail at once
         lsn = await db_session.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
-        ads = (await db_session.scalars(text("SELECT id FROM ads WHERE owner_id = :id"), {"id": user_id})).all()
+        ads = (await db_session.scalars(text("SELECT id FROM ads WHERE owner_id = :id"), {"id": id})).all()
         await db_session.commit()
         await services.generations.bump(lsn_to_int(str(lsn)), SEARCH, *(ad_generation(ad) for ad in ads))
-        logger.info("user %s blocked", user_id)
+        logger.info("user %s blocked", id)

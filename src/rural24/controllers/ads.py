@@ -86,6 +86,7 @@ from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import SEARCH, ad_generation, user_writes
 from rural24.auth import AUTH_OPTIONAL, CurrentUser, current_user, requires_admin
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
+from rural24.openapi import CACHE_CONTROL, ETAG, LOCATION, REPLAYED, X_CACHE, IfMatch, IfNoneMatch, documented
 from rural24.ratelimit import limit_search
 from rural24.state import Services
 
@@ -244,6 +245,7 @@ class AdsController(Controller):
         "/",
         status_code=HTTP_201_CREATED,
         summary="Publish an ad",
+        **documented("publishAd", "user", body=True, errors=(409,), headers=(LOCATION, ETAG, CACHE_CONTROL, REPLAYED)),
         description=(
             "The owner is the caller. `status`, `isFeatured`, owner and timestamps cannot be set (422). "
             "The ad expires after `AD_TTL_DAYS` (30). Prices are decimal strings in `currency`. "
@@ -284,6 +286,7 @@ class AdsController(Controller):
         "/search",
         opt=AUTH_OPTIONAL,
         summary="Search ads",
+        **documented("searchAds", "optional", errors=(422,), not_modified=True, headers=(ETAG, CACHE_CONTROL, X_CACHE)),
         description=(
             "Only active, unexpired, non-suspended ads of non-blocked sellers. `q` is Spanish full text, "
             "accent- and plural-insensitive. `category` is a slug or id and includes sub-categories. "
@@ -319,6 +322,7 @@ class AdsController(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=200)] = 1,
         page_size: Annotated[int, QueryParameter(name="pageSize", ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
         cursor: Annotated[str | None, QueryParameter(max_length=512, pattern=CURSOR_PATTERN)] = None,
+        if_none_match: IfNoneMatch = None,  # documents the header; _respond reads it
     ) -> Response[SearchResponse]:
         await limit_search(services, request)
         tree = await _category_tree(services)
@@ -360,9 +364,10 @@ class AdsController(Controller):
         return _respond(request, body, etag, PUBLIC_CACHE, extra_headers={"X-Cache": "hit" if cached else "miss"})  # type: ignore[return-value]
 
     @get(
-        "/{ad_id:uuid}",
+        "/{id:uuid}",
         opt=AUTH_OPTIONAL,
         summary="Ad detail",
+        **documented("getAd", "optional", errors=(404,), not_modified=True, headers=(ETAG, CACHE_CONTROL, X_CACHE)),
         description=(
             "With images and a seller summary. Deleted, suspended or non-active ads are 404 except to "
             "their owner and admins (who get `private, no-store`). `ETag` (the ad's revision) and "
@@ -370,13 +375,18 @@ class AdsController(Controller):
         ),
     )
     async def detail(
-        self, ad_id: FromPath[UUID], request: Request[Any, Any, Any], services: NamedDependency[Services]
+        self,
+        id: FromPath[UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        if_none_match: IfNoneMatch = None,  # documents the header; _respond reads it
     ) -> Response[AdDetail]:
-        return await _detail_response(request, services, ad_id)  # type: ignore[return-value]
+        return await _detail_response(request, services, id)  # type: ignore[return-value]
 
     @patch(
-        "/{ad_id:uuid}",
+        "/{id:uuid}",
         summary="Change an ad",
+        **documented("updateAd", "user", body=True, errors=(403, 404, 412), headers=(ETAG, CACHE_CONTROL)),
         description=(
             "Owner or admin. Partial: only what is sent changes. `If-Match: <ETag>` → 412 when the ad "
             "changed since (lost updates are refused). Fields that cannot be set (`status`, `isFeatured` …) → 422."
@@ -384,99 +394,122 @@ class AdsController(Controller):
     )
     async def update(
         self,
-        ad_id: FromPath[UUID],
+        id: FromPath[UUID],
         data: JSONBody[AdChanges],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
+        if_match: IfMatch = None,  # documents the header; _if_match_revision reads it
     ) -> Response[AdDetail]:
         actor = _actor(request)
-        command = UpdateAd(actor=actor, ad_id=ad_id, changes=data, expected_revision=_if_match_revision(request))
+        command = UpdateAd(actor=actor, ad_id=id, changes=data, expected_revision=_if_match_revision(request))
         changed = await update_ad(command, db_session)
         await _commit_and_invalidate(db_session, services, changed, actor.user_id)
-        return await _private_detail(request, services, ad_id)
+        return await _private_detail(request, services, id)
 
-    @delete("/{ad_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="Delete an ad (soft)")
+    @delete(
+        "/{id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete an ad (soft)",
+        **documented("deleteAd", "user", errors=(403, 404)),
+    )
     async def remove(
         self,
-        ad_id: FromPath[UUID],
+        id: FromPath[UUID],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> None:
         actor = _actor(request)
-        changed = await delete_ad(DeleteAd(actor=actor, ad_id=ad_id, now=datetime.now(UTC)), db_session)
+        changed = await delete_ad(DeleteAd(actor=actor, ad_id=id, now=datetime.now(UTC)), db_session)
         await _commit_and_invalidate(db_session, services, changed, actor.user_id)
 
-    @post("/{ad_id:uuid}/status", status_code=HTTP_200_OK, summary="Pause, reactivate or mark sold")
+    @post(
+        "/{id:uuid}/status",
+        status_code=HTTP_200_OK,
+        summary="Pause, reactivate or mark sold",
+        **documented("changeAdStatus", "user", body=True, errors=(403, 404, 409), headers=(ETAG, CACHE_CONTROL)),
+    )
     async def change_status(
         self,
-        ad_id: FromPath[UUID],
+        id: FromPath[UUID],
         data: JSONBody[StatusChange],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> Response[AdDetail]:
         actor = _actor(request)
-        changed = await change_ad_status(ChangeAdStatus(actor=actor, ad_id=ad_id, status=data.status), db_session)
+        changed = await change_ad_status(ChangeAdStatus(actor=actor, ad_id=id, status=data.status), db_session)
         await _commit_and_invalidate(db_session, services, changed, actor.user_id)
-        return await _private_detail(request, services, ad_id)
+        return await _private_detail(request, services, id)
 
     @post(
-        "/{ad_id:uuid}/renew",
+        "/{id:uuid}/renew",
         status_code=HTTP_200_OK,
         summary="Renew an expired or expiring ad",
+        **documented("renewAd", "user", errors=(403, 404, 409), headers=(ETAG, CACHE_CONTROL)),
         description="Owner only; an ad that has expired or expires within 3 days gets a new `expiresAt`.",
     )
     async def renew(
         self,
-        ad_id: FromPath[UUID],
+        id: FromPath[UUID],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> Response[AdDetail]:
         actor = _actor(request)
-        command = RenewAd(actor=actor, ad_id=ad_id, ttl_days=services.settings.app.ad_ttl_days, now=datetime.now(UTC))
+        command = RenewAd(actor=actor, ad_id=id, ttl_days=services.settings.app.ad_ttl_days, now=datetime.now(UTC))
         changed = await renew_ad(command, db_session)
         await _commit_and_invalidate(db_session, services, changed, actor.user_id)
-        return await _private_detail(request, services, ad_id)
+        return await _private_detail(request, services, id)
 
     @post(
-        "/{ad_id:uuid}/report",
+        "/{id:uuid}/report",
         status_code=HTTP_202_ACCEPTED,
         summary="Report an ad to the moderators",
+        **documented("reportAd", "user", body=True, errors=(404, 409)),
         description="One report per user and ad (409 for a second one).",
     )
     async def report(
         self,
-        ad_id: FromPath[UUID],
+        id: FromPath[UUID],
         data: JSONBody[NewReport],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
     ) -> ReportAccepted:
-        report_id = await report_ad(ReportAd(actor=_actor(request), ad_id=ad_id, report=data), db_session)
+        report_id = await report_ad(ReportAd(actor=_actor(request), ad_id=id, report=data), db_session)
         await db_session.commit()
         return ReportAccepted(report_id)
 
-    @put("/{ad_id:uuid}/favorite", status_code=HTTP_204_NO_CONTENT, summary="Save an ad")
+    @put(
+        "/{id:uuid}/favorite",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Save an ad",
+        **documented("favoriteAd", "user", errors=(404,)),
+    )
     async def favorite(
         self,
-        ad_id: FromPath[UUID],
+        id: FromPath[UUID],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> None:
-        await self._favorite(ad_id, request, db_session, services, saved=True)
+        await self._favorite(id, request, db_session, services, saved=True)
 
-    @delete("/{ad_id:uuid}/favorite", status_code=HTTP_204_NO_CONTENT, summary="Unsave an ad")
+    @delete(
+        "/{id:uuid}/favorite",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Unsave an ad",
+        **documented("unfavoriteAd", "user", errors=(404,)),
+    )
     async def unfavorite(
         self,
-        ad_id: FromPath[UUID],
+        id: FromPath[UUID],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> None:
-        await self._favorite(ad_id, request, db_session, services, saved=False)
+        await self._favorite(id, request, db_session, services, saved=False)
 
     @staticmethod
     async def _favorite(
@@ -501,6 +534,7 @@ class MyAdsController(Controller):
     @get(
         "/ads",
         summary="Own ads, every status",
+        **documented("listMyAds", "user", errors=(422,), headers=(CACHE_CONTROL,)),
         description="Always fresh: the primary, or a replica that has replayed the caller's last write.",
     )
     async def own_ads(
@@ -515,7 +549,12 @@ class MyAdsController(Controller):
         ads = await list_own_ads(user.id, page, page_size, services.read_side, services.media.url, after_lsn=after_lsn)
         return Response(ads, headers={"Cache-Control": PRIVATE})
 
-    @get("/favorites", summary="Saved ads", description="Saved ads that are still live, newest saved first.")
+    @get(
+        "/favorites",
+        summary="Saved ads",
+        description="Saved ads that are still live, newest saved first.",
+        **documented("listMyFavorites", "user", errors=(422,), headers=(CACHE_CONTROL,)),
+    )
     async def favorites(
         self,
         request: Request[Any, Any, Any],
@@ -539,6 +578,7 @@ class SavedSearchesController(Controller):
         "/",
         status_code=HTTP_201_CREATED,
         summary="Save a search",
+        **documented("createSavedSearch", "user", body=True, errors=(409,), headers=(CACHE_CONTROL,)),
         description=(
             "The search's filters (the same as `GET /api/ads/search` takes) and `frequency`: `instant` "
             "(an email as each matching ad is published) or `daily` (one email a day listing them). "
@@ -560,7 +600,7 @@ class SavedSearchesController(Controller):
         created = next(s for s in saved if s.id == search_id)
         return Response(created, status_code=HTTP_201_CREATED, headers={"Cache-Control": PRIVATE})
 
-    @get("/", summary="Own saved searches")
+    @get("/", summary="Own saved searches", **documented("listSavedSearches", "user", headers=(CACHE_CONTROL,)))
     async def list_mine(
         self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> Response[list[SavedSearchRead]]:
@@ -569,16 +609,21 @@ class SavedSearchesController(Controller):
         saved = await list_saved_searches(user.id, services.read_side, after_lsn=after_lsn)
         return Response(saved, headers={"Cache-Control": PRIVATE})
 
-    @delete("/{search_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="Delete a saved search")
+    @delete(
+        "/{id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete a saved search",
+        **documented("deleteSavedSearch", "user", errors=(404,)),
+    )
     async def remove(
         self,
-        search_id: FromPath[UUID],
+        id: FromPath[UUID],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> None:
         user = current_user(request)
-        if not await delete_saved_search(user.id, search_id, db_session):
+        if not await delete_saved_search(user.id, id, db_session):
             raise NotFoundException("saved search not found")
         await _commit_user_write(db_session, services, user.id)
 
@@ -604,24 +649,26 @@ class AdminAdsController(Controller):
     guards = [requires_admin]
 
     @post(
-        "/ads/{ad_id:uuid}/suspend",
+        "/ads/{id:uuid}/suspend",
         status_code=HTTP_204_NO_CONTENT,
         summary="Suspend an ad (moderation)",
+        **documented("suspendAd", "admin", errors=(404,)),
         description="The ad leaves search and detail at once (404 to everyone but its owner and admins).",
     )
     async def suspend(
         self,
-        ad_id: FromPath[UUID],
+        id: FromPath[UUID],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> None:
-        changed = await suspend_ad(SuspendAd(ad_id=ad_id, now=datetime.now(UTC)), db_session)
+        changed = await suspend_ad(SuspendAd(ad_id=id, now=datetime.now(UTC)), db_session)
         await _commit_and_invalidate(db_session, services, changed, current_user(request).id)
 
     @get(
         "/emails",
         summary="Emails by delivery state",
+        **documented("listEmails", "admin", errors=(422,), headers=(CACHE_CONTROL,)),
         description="`failed`: gave up after 3 attempts (the last error is kept); `pending`: not sent yet.",
     )
     async def emails(
@@ -633,7 +680,11 @@ class AdminAdsController(Controller):
         deliveries = await list_deliveries(status, limit, services.read_side.on_primary())
         return Response(deliveries, headers={"Cache-Control": PRIVATE})
 
-    @get("/reports", summary="Open reports, newest first")
+    @get(
+        "/reports",
+        summary="Open reports, newest first",
+        **documented("listReports", "admin", errors=(422,), headers=(CACHE_CONTROL,)),
+    )
     async def reports(
         self,
         services: NamedDependency[Services],

@@ -17,6 +17,7 @@ from domain.catalog.queries import (
     list_provinces,
 )
 from rural24.auth import PUBLIC
+from rural24.openapi import X_CACHE, documented
 from rural24.state import Services
 
 _encoder = msgspec.json.Encoder()
@@ -33,6 +34,7 @@ class CatalogController(Controller):
     @get(
         "/api/categories",
         summary="Active categories",
+        **documented("listCategories", "public", headers=(X_CACHE,)),
         description=(
             "The active category tree in display order: each root followed by its children "
             "(`parentId` links a child to its root). Cached for `CACHE_TTL_CATEGORIES` (1 h); "
@@ -52,6 +54,7 @@ class CatalogController(Controller):
     @get(
         "/api/provinces",
         summary="Argentine provinces",
+        **documented("listProvinces", "public", headers=(X_CACHE,)),
         description="The 24 jurisdictions (23 provinces and CABA). `code` is the value the `province` filters take.",
         cache_control=CacheControlHeader(public=True, max_age=86400, s_maxage=86400),
     )

@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from domain.shared.structs import CamelStruct
+from rural24.openapi import documented
 from rural24.state import Services
 
 CheckState = Literal["ok", "degraded", "down"]
@@ -85,7 +86,12 @@ class HealthController(Controller):
     path = "/api/health"
     tags = ["operations"]
 
-    @get("/", summary="Liveness", description="200 while the process serves requests; touches nothing.")
+    @get(
+        "/",
+        summary="Liveness",
+        description="200 while the process serves requests; touches nothing.",
+        **documented("getHealth", "public", database=False, rate_limited=False),
+    )
     async def liveness(self) -> Liveness:
         return Liveness("ok")
 
@@ -97,7 +103,13 @@ class HealthController(Controller):
             "`degraded` or `down`. "
             "503 only when the primary is down: without a replica or Redis the service still answers."
         ),
-        responses={503: ResponseSpec(data_container=Readiness, description="The primary is down.")},
+        **documented(
+            "getReadiness",
+            "public",
+            database=False,
+            rate_limited=False,
+            responses={503: ResponseSpec(data_container=Readiness, description="The primary is down.")},
+        ),
     )
     async def readiness(self, services: NamedDependency[Services]) -> Response[Readiness]:
         primary, replica, redis, queue = await asyncio.gather(

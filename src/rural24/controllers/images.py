@@ -39,6 +39,7 @@ from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import ad_generation, user_writes
 from infrastructure.media import LocalMediaStorage
 from rural24.auth import PUBLIC, current_user
+from rural24.openapi import CACHE_CONTROL, documented
 from rural24.ratelimit import SKIP_RATE_LIMIT
 from rural24.state import Services
 
@@ -102,9 +103,10 @@ class ImagesController(Controller):
     tags = ["ads"]
 
     @post(
-        "/{ad_id:uuid}/images",
+        "/{id:uuid}/images",
         status_code=HTTP_202_ACCEPTED,
         summary="Upload an image of an ad",
+        **documented("uploadAdImage", "user", errors=(400, 404, 413, 415, 422), headers=(CACHE_CONTROL,)),
         description=(
             "Owner only. `multipart/form-data` with one file part named `file`: a JPEG, PNG or WebP "
             "(recognised by its content, never by its name or declared type) of at most 10 MiB; an ad "
@@ -120,7 +122,7 @@ class ImagesController(Controller):
     )
     async def upload(
         self,
-        ad_id: FromPath[UUID],
+        id: FromPath[UUID],
         data: MultipartBody[ImageUpload],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
@@ -133,25 +135,25 @@ class ImagesController(Controller):
             await data.file.close()
 
         # The ad row is locked until commit: concurrent uploads to one ad count one after the other.
-        owner_id = await db_session.scalar(_LOCK_AD, {"ad_id": ad_id})
+        owner_id = await db_session.scalar(_LOCK_AD, {"ad_id": id})
         if owner_id is None or owner_id != me.id:
             raise NotFoundException("ad not found")
         content_type = sniff_image_type(content[:SNIFF_BYTES])
         if content_type is None:
             raise _unprocessable(INVALID_IMAGE)
-        counts = (await db_session.execute(_COUNT_IMAGES, {"ad_id": ad_id})).one()
+        counts = (await db_session.execute(_COUNT_IMAGES, {"ad_id": id})).one()
         if image_limit_reached(counts.kept):
             raise _unprocessable(f"an ad holds at most {MAX_IMAGES_PER_AD} images")
 
         image_id = UUID(str(uuid7()))
-        key = original_key(ad_id, image_id)
+        key = original_key(id, image_id)
         await services.media.put(key, content, content_type)
         try:
             await db_session.execute(
                 _INSERT_IMAGE,
                 {
                     "id": image_id,
-                    "ad_id": ad_id,
+                    "ad_id": id,
                     "position": counts.next_position,
                     "original_key": key,
                     "content_type": content_type,
@@ -159,7 +161,7 @@ class ImagesController(Controller):
                 },
             )
             # the ad's detail lists processing images too: a new ETag, and caches move on
-            await db_session.execute(_TOUCH_AD, {"ad_id": ad_id})
+            await db_session.execute(_TOUCH_AD, {"ad_id": id})
             # recorded with the image: a queue that is down delays the processing, never loses it
             job = await record_job(db_session, PROCESS_JOB, key=f"image:{image_id}", image_id=str(image_id))
             await db_session.commit()
@@ -167,7 +169,7 @@ class ImagesController(Controller):
             with contextlib.suppress(Exception):
                 await services.media.delete(key)
             raise
-        await _bump(db_session, services, ad_generation(ad_id), user_writes(me.id))
+        await _bump(db_session, services, ad_generation(id), user_writes(me.id))
 
         await services.jobs.dispatch(job, db_session)
         return Response(ImageAccepted(image_id), status_code=HTTP_202_ACCEPTED, headers={"Cache-Control": "no-store"})

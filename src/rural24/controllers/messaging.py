@@ -38,6 +38,7 @@ from rural24.auth import current_user
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
 from rural24.jobs.digest import record_message_digest
 from rural24.notifications import MessageNew, Sender
+from rural24.openapi import CACHE_CONTROL, REPLAYED, documented
 from rural24.ratelimit import limit_messages
 from rural24.state import Services
 
@@ -73,6 +74,7 @@ class MessagesController(Controller):
         "/send",
         status_code=HTTP_201_CREATED,
         summary="Send a message",
+        **documented("sendMessage", "user", body=True, errors=(404, 409), headers=(CACHE_CONTROL, REPLAYED)),
         description=(
             "The sender is the caller. Goes to the conversation of the two users about `adId` (or about "
             "no ad), created by the first message. `content` is trimmed, then must have 1 to 2000 "
@@ -121,6 +123,7 @@ class MessagesController(Controller):
     @get(
         "/conversations",
         summary="Own conversations, newest message first",
+        **documented("listConversations", "user", errors=(422,), headers=(CACHE_CONTROL,)),
         description=(
             "Each with its ad (`null` when about no ad), the other user, a preview of the last message "
             "(≤ 50 characters) and how many messages to the caller are unread. Always fresh for the caller."
@@ -139,8 +142,9 @@ class MessagesController(Controller):
         return Response(found, headers=PRIVATE)
 
     @get(
-        "/conversations/{conversation_id:uuid}",
+        "/conversations/{id:uuid}",
         summary="A conversation's messages, newest first",
+        **documented("getConversation", "user", errors=(404, 422), headers=(CACHE_CONTROL,)),
         description=(
             "Participants only (404 for anyone else). Keyset-paged: `nextCursor` → `cursor` for older "
             "messages (stable while new ones arrive); `pageSize` ≤ 50."
@@ -148,34 +152,35 @@ class MessagesController(Controller):
     )
     async def conversation(
         self,
-        conversation_id: FromPath[UUID],
+        id: FromPath[UUID],
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
         cursor: Annotated[str | None, QueryParameter(max_length=512, pattern=CURSOR_PATTERN)] = None,
         page_size: Annotated[int, QueryParameter(name="pageSize", ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
     ) -> Response[ConversationMessages]:
         me = current_user(request)
-        query = GetConversation(user_id=me.id, conversation_id=conversation_id, cursor=cursor, page_size=page_size)
+        query = GetConversation(user_id=me.id, conversation_id=id, cursor=cursor, page_size=page_size)
         found = await get_conversation(query, services.read_side, after_lsn=await _own_position(services, me.id))
         if found is None:
             raise ConversationNotFound
         return Response(found, headers=PRIVATE)
 
     @post(
-        "/conversations/{conversation_id:uuid}/read",
+        "/conversations/{id:uuid}/read",
         status_code=HTTP_204_NO_CONTENT,
         summary="Mark a conversation read",
+        **documented("markConversationRead", "user", errors=(404,)),
         description="Every message to the caller in it becomes read. Participants only (404 for anyone else).",
     )
     async def mark_read(
         self,
-        conversation_id: FromPath[UUID],
+        id: FromPath[UUID],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> Response[None]:
         me = current_user(request)
-        command = MarkConversationRead(conversation_id=conversation_id, reader_id=me.id, now=datetime.now(UTC))
+        command = MarkConversationRead(conversation_id=id, reader_id=me.id, now=datetime.now(UTC))
         done = await mark_conversation_read(command, db_session)
         if done.marked:
             await _commit_and_mark(db_session, services, me.id, done.other_id)
