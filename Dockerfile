@@ -12,6 +12,16 @@
 # always has DATABASE_URL.
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:22-slim
+
+# --------------------------------------------------------------------------------------------
+# docs-ui: the API reference bundle (Scalar), pinned by src/rural24/docs_ui/package-lock.json,
+# copied into the package so the app serves it at /schema/assets; nothing is fetched at run time
+# --------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS docs-ui
+WORKDIR /docs-ui
+COPY src/rural24/docs_ui/package.json src/rural24/docs_ui/package-lock.json src/rural24/docs_ui/vendor.mjs ./
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm run vendor
 
 # --------------------------------------------------------------------------------------------
 # builder: resolve nothing, install exactly what uv.lock says into /app/.venv
@@ -41,6 +51,7 @@ COPY src/ ./src/
 COPY domain/ ./domain/
 COPY infrastructure/ ./infrastructure/
 COPY migrations/ ./migrations/
+COPY --from=docs-ui /docs-ui/static/ ./src/rural24/docs_ui/static/
 RUN uv sync --frozen --no-dev --no-editable
 
 # --------------------------------------------------------------------------------------------

@@ -67,6 +67,8 @@ class AppSettings(msgspec.Struct, frozen=True):
     ad_ttl_days: int
     email_url: str
     media_storage_url: str
+    api_docs: bool
+    """Serve the API reference UI at ``/schema`` (the document itself is always served)."""
 
     @property
     def is_production(self) -> bool:
@@ -164,6 +166,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "REDIS_URL": "Redis URL (redis://127.0.0.1:6379/0)",
     "QUEUE_URL": "SAQ queue URL; unset = Redis when enabled, else the primary database",
     "FRONTEND_URL": "allowed CORS origins, comma-separated",
+    "API_DOCS": "the API reference UI at /schema: on or off (on, except off when APP_ENV=production)",
     "HOST": "address the server binds (0.0.0.0)",
     "PORT": "HTTP port (8000)",
     "WEB_CONCURRENCY": "granian worker processes (1)",
@@ -343,6 +346,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             ad_ttl_days=env.integer("AD_TTL_DAYS", 30, minimum=1),
             email_url=env.url("EMAIL_URL", ("smtp", "smtps", "console")) or "console://",
             media_storage_url=env.text("MEDIA_STORAGE_URL", "file://./media"),
+            api_docs=env.choice("API_DOCS", "off" if production else "on", ("on", "off")) == "on",
         ),
         db=DatabaseSettings(
             url=database_url,
