@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test lint format worker migrate seed bench fuzz hostile-report clean
+.PHONY: run test lint format worker migrate seed bench fuzz openapi hostile-report client client-check docs-ui clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -15,7 +15,16 @@ $(UV):
 	@touch $@
 
 run: .venv/.synced  ## the API on the embedded PostgreSQL (or DATABASE_URL), memory adapters by default
+	@test -f $(DOCS_UI)/static/scalar-api-reference.js || ! command -v npm >/dev/null || $(MAKE) --no-print-directory docs-ui
 	.venv/bin/rural24 serve
+
+# The API reference page at /schema: Scalar's bundle, pinned by its npm lock and copied into the
+# package (never fetched at run time). Without npm, /schema says how to build it.
+DOCS_UI := src/rural24/docs_ui
+
+docs-ui:  ## build the pinned API reference bundle served at /schema
+	npm ci --prefix $(DOCS_UI) --ignore-scripts --no-audit --no-fund --loglevel=error
+	npm run --prefix $(DOCS_UI) vendor
 
 test: .venv/.synced  ## the whole suite: unit, integration (real PostgreSQL primary + replica, Redis), e2e
 	.venv/bin/pytest
@@ -45,8 +54,29 @@ bench: .venv/.synced  ## authentication cost per request, then search throughput
 fuzz: .venv/.synced  ## schemathesis over every operation of the OpenAPI document, long (FUZZ_EXAMPLES per operation and phase)
 	RURAL24_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) .venv/bin/pytest tests/integration/test_fuzz_openapi.py -q
 
+openapi: .venv/.synced  ## rewrite docs/openapi.json, the committed snapshot of the served OpenAPI document (then make client)
+	.venv/bin/python -m rural24.openapi docs/openapi.json
+
 hostile-report: .venv/.synced  ## runs the bad-input catalogue, the fuzzer and the fault tests, writes docs/hostile-input.md
 	.venv/bin/python -m tests.hostile_report
 
+# The typed TypeScript client: its types are generated from the committed OpenAPI snapshot and
+# committed too, so a change of the API shows up as a reviewable diff of the client.
+CLIENT := clients/typescript
+
+$(CLIENT)/node_modules/.package-lock.json: $(CLIENT)/package-lock.json
+	cd $(CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+
+client: $(CLIENT)/node_modules/.package-lock.json  ## regenerate clients/typescript/src/schema.d.ts from docs/openapi.json
+	cd $(CLIENT) && npm run --silent generate
+
+client-check:  ## CI: install from the lock, fail if the committed types are not what the snapshot generates, compile strictly
+	cd $(CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(CLIENT) && generated=$$(mktemp -d) && trap 'rm -rf "$$generated"' EXIT && \
+		npx --no-install openapi-typescript ../../docs/openapi.json --output "$$generated/schema.d.ts" && \
+		{ diff -u src/schema.d.ts "$$generated/schema.d.ts" || \
+			{ echo "$(CLIENT)/src/schema.d.ts is not what docs/openapi.json generates: run make client" >&2; exit 1; }; }
+	cd $(CLIENT) && npm run --silent check
+
 clean:
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/node_modules
