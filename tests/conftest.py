@@ -18,6 +18,7 @@ import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -26,7 +27,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from infrastructure.settings import Settings, load_settings
-from tests.harness.postgres import ClusterPair, PostgresUnavailable, start_primary_and_replica
+from tests.harness.postgres import ClusterPair, PostgresCluster, PostgresUnavailable, start_primary_and_replica
 from tests.harness.redis import RedisService, RedisUnavailable, start_redis
 
 REQUIRE_SERVICES_ENV = "RURAL24_REQUIRE_SERVICES"
@@ -114,13 +115,48 @@ async def template_database(pg_cluster: ClusterPair) -> str:
     return name
 
 
-@pytest.fixture
-async def database(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[PgDatabase]:
+@asynccontextmanager
+async def copy_of_template(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[PgDatabase]:
+    """A fresh copy of the migrated template on the primary, replayed by the replica; dropped after."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     await pg_cluster.primary.create_database(name, template=template_database)
     await pg_cluster.replica.wait_caught_up()
-    yield PgDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name))
-    await pg_cluster.primary.drop_database(name)
+    try:
+        yield PgDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name))
+    finally:
+        await pg_cluster.primary.drop_database(name)
+
+
+@pytest.fixture
+async def database(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[PgDatabase]:
+    async with copy_of_template(pg_cluster, template_database) as copy:
+        yield copy
+
+
+@pytest.fixture(scope="module")
+async def module_database(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[PgDatabase]:
+    """One database for a whole module (the catalogue, the fuzzer: hundreds of requests, one world)."""
+    async with copy_of_template(pg_cluster, template_database) as copy:
+        yield copy
+
+
+def own_primary(name: str) -> Iterator[PostgresCluster]:
+    """A primary of the caller's own, to stop and start at will (never the session's shared
+    cluster: other tests keep using it). Commits are acknowledged only once durable, as in
+    production: with the harness's default (``synchronous_commit=off``, for speed) a crash may
+    drop the last acknowledged commits. Use as the body of a fixture: ``yield from own_primary(…)``."""
+    missing: str | None = None
+    cluster = PostgresCluster(name, settings={"synchronous_commit": True})
+    try:
+        cluster.start()
+    except PostgresUnavailable as exc:
+        missing = str(exc)
+    if missing is not None:  # outside the except block: no chained traceback in the report
+        service_unavailable(f"no PostgreSQL: {missing}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def make_settings(database: PgDatabase, redis_url: str | None = None, **extra: str) -> Settings:

@@ -23,9 +23,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import service_unavailable
+from tests.conftest import own_primary
 from tests.e2e.processes import serving
-from tests.harness.postgres import PostgresCluster, PostgresUnavailable, ShutdownMode
+from tests.harness.postgres import PostgresCluster, ShutdownMode
 from tests.hostile_results import record_fault
 
 CLIENTS = 4
@@ -47,20 +47,7 @@ class Load:
 
 @pytest.fixture(scope="module")
 def outage_cluster() -> Iterator[PostgresCluster]:
-    missing: str | None = None
-    # Commits acknowledged only once durable, as in production: the harness's default
-    # (synchronous_commit=off, for speed) lets a crash drop the last acknowledged commits.
-    cluster = PostgresCluster("outage-e2e", settings={"synchronous_commit": True})
-    try:
-        cluster.start()
-    except PostgresUnavailable as exc:
-        missing = str(exc)
-    if missing is not None:
-        service_unavailable(f"no PostgreSQL: {missing}")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from own_primary("outage-e2e")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import PgDatabase, make_settings
-from tests.harness.postgres import ClusterPair
 
 Client = AsyncTestClient[Litestar]
 PASSWORD = "trigo-maiz-2026"
@@ -773,15 +772,6 @@ def _write_results() -> Iterator[None]:
         (Path(target) / "catalogue.json").write_text(json.dumps(RESULTS, indent=1, ensure_ascii=False))
 
 
-@pytest.fixture(scope="module")
-async def _catalogue_database(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[PgDatabase]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    await pg_cluster.primary.create_database(name, template=template_database)
-    await pg_cluster.replica.wait_caught_up()
-    yield PgDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name))
-    await pg_cluster.primary.drop_database(name)
-
-
 async def _world(database: PgDatabase, redis_url: str | None) -> AsyncIterator[World]:
     from rural24.app import create_app
 
@@ -797,10 +787,10 @@ async def _world(database: PgDatabase, redis_url: str | None) -> AsyncIterator[W
 
 
 @pytest.fixture(scope="module")
-async def world(request: pytest.FixtureRequest, _catalogue_database: PgDatabase) -> AsyncIterator[World]:
+async def world(request: pytest.FixtureRequest, module_database: PgDatabase) -> AsyncIterator[World]:
     """One app per mode (``indirect`` parameter): ``memory`` or ``redis``."""
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    async for built in _world(_catalogue_database, redis_url):
+    async for built in _world(module_database, redis_url):
         yield built
 
 

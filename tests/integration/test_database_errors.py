@@ -37,8 +37,8 @@ from rural24.app import create_app
 from rural24.auth import PUBLIC
 from rural24.errors import CALLER_REFERENCES
 from rural24.state import Services
-from tests.conftest import PgDatabase, make_settings, service_unavailable
-from tests.harness.postgres import PostgresCluster, PostgresUnavailable
+from tests.conftest import PgDatabase, make_settings, own_primary
+from tests.harness.postgres import PostgresCluster
 
 PROBLEM = "application/problem+json"
 
@@ -374,20 +374,7 @@ async def test_429_and_its_log_context_carry_the_request_id(database: PgDatabase
 @pytest.fixture(scope="module")
 def outage_cluster() -> Iterator[PostgresCluster]:
     """Never the session's shared cluster: other tests keep using that one."""
-    missing: str | None = None
-    # synchronous_commit on, as in production: with the harness's default (off, for speed) an
-    # immediate shutdown may drop the last acknowledged commits (the user registered just before).
-    cluster = PostgresCluster("outage-integration", settings={"synchronous_commit": True})
-    try:
-        cluster.start()
-    except PostgresUnavailable as exc:
-        missing = str(exc)
-    if missing is not None:
-        service_unavailable(f"no PostgreSQL: {missing}")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from own_primary("outage-integration")
 
 
 @pytest.fixture(scope="module")

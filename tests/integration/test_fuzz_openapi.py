@@ -22,7 +22,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,7 +40,6 @@ from schemathesis.python import asgi
 
 from domain.shared.fields import AMOUNT_PATTERN
 from tests.conftest import PgDatabase, make_settings
-from tests.harness.postgres import ClusterPair
 
 PASSWORD = "trigo-maiz-2026"
 EXAMPLES = int(os.environ.get("RURAL24_FUZZ_EXAMPLES", "5"))
@@ -84,20 +83,11 @@ def _sql(dsn: str, query: str, *args: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-async def _fuzz_database(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[PgDatabase]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    await pg_cluster.primary.create_database(name, template=template_database)
-    await pg_cluster.replica.wait_caught_up()
-    yield PgDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name))
-    await pg_cluster.primary.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def fuzz_app(_fuzz_database: PgDatabase) -> Iterator[Litestar]:
+def fuzz_app(module_database: PgDatabase) -> Iterator[Litestar]:
     from rural24.app import create_app
 
     generous = {f"RATE_LIMIT_{name}": "1000000/minute" for name in ("API", "SEARCH", "MESSAGES", "LOGIN")}
-    app = create_app(make_settings(_fuzz_database, None, **generous))
+    app = create_app(make_settings(module_database, None, **generous))
     yield app
     asgi.shutdown_lifespans()  # the app's pools close before its database is dropped
 
@@ -117,12 +107,12 @@ def _login(client: asgi.ASGIClient, email: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def actors(fuzz_app: Litestar, _fuzz_database: PgDatabase) -> Actors:
+def actors(fuzz_app: Litestar, module_database: PgDatabase) -> Actors:
     with asgi.get_client(fuzz_app) as client:
         seller, buyer, admin, victim, blockee = [
             _register(client, name) for name in ("Marta", "Jorge", "Moderadora", "Pedro", "Spammer")
         ]
-        _sql(_fuzz_database.primary_url.replace("+asyncpg", ""), "UPDATE users SET role = 'admin' WHERE id = $1::uuid",
+        _sql(module_database.primary_url.replace("+asyncpg", ""), "UPDATE users SET role = 'admin' WHERE id = $1::uuid",
              admin["user"]["id"])  # fmt: skip
         admin_token = _login(client, admin["user"]["email"])
         user = {"Authorization": f"Bearer {seller['token']}"}

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from openapi_spec_validator import validate
 
 from rural24.openapi import SNAPSHOT, render
 from tests.conftest import PgDatabase, make_settings
-from tests.harness.postgres import ClusterPair
 
 METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -73,20 +71,11 @@ JSON_BODIES = {"register", "login", "updateMe", "publishAd", "updateAd", "change
 
 
 @pytest.fixture(scope="module")
-async def _database(pg_cluster: ClusterPair, template_database: str) -> AsyncIterator[PgDatabase]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    await pg_cluster.primary.create_database(name, template=template_database)
-    await pg_cluster.replica.wait_caught_up()
-    yield PgDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name))
-    await pg_cluster.primary.drop_database(name)
-
-
-@pytest.fixture(scope="module")
-async def served(_database: PgDatabase) -> dict[str, Any]:
+async def served(module_database: PgDatabase) -> dict[str, Any]:
     """``/schema/openapi.json`` as a running app (real database) serves it."""
     from rural24.app import create_app
 
-    async with AsyncTestClient(create_app(make_settings(_database))) as client:
+    async with AsyncTestClient(create_app(make_settings(module_database))) as client:
         response = await client.get("/schema/openapi.json")
     assert response.status_code == 200
     document: dict[str, Any] = response.json()
