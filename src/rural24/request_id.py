@@ -4,7 +4,7 @@ on every response and bound into the log context of everything the request logs.
 Two small pieces, because Litestar's app middleware runs only for requests that matched a
 route and an exception raised inside it (the rate limiter's 429, the authentication's 503) is
 answered outside it: :class:`RequestIdMiddleware` (pure ASGI, outermost of the app middleware)
-binds the id before anything else runs, and :func:`echo_request_id`, a ``before_send`` hook on
+binds the id before anything else runs, and :func:`echo_request_id`, called by a ``before_send`` hook on
 the app's outermost ``send``, writes the header on every response, 404s of unknown paths
 included.
 """
@@ -16,7 +16,7 @@ import re
 from typing import Any, Final
 
 import structlog
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
 HEADER: Final = "X-Request-ID"
 _HEADER_KEY: Final = HEADER.lower().encode("latin-1")
@@ -55,10 +55,8 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send)
 
 
-async def echo_request_id(message: Message, scope: Scope) -> None:
-    """``before_send`` hook: the id on every HTTP response."""
-    if message["type"] != "http.response.start":
-        return
+def echo_request_id(message: HTTPResponseStartEvent, scope: Scope) -> None:
+    """The id on an ``http.response.start`` message (called by the app's one ``before_send`` hook)."""
     headers = message.get("headers")
     if not isinstance(headers, list):
         headers = message["headers"] = list(headers or ())
