@@ -20,12 +20,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
+import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from infrastructure.database.urls import sqlalchemy_url
 from infrastructure.settings import Settings, load_settings
 from tests.harness.postgres import ClusterPair, PostgresCluster, PostgresUnavailable, start_primary_and_replica
 from tests.harness.redis import RedisService, RedisUnavailable, start_redis
@@ -209,3 +212,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped:
         print(f"\n{skipped} test(s) skipped while {REQUIRE_SERVICES_ENV}=1: failing the run")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+async def db(database: PgDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection to the test's database on the primary (checking what was written)."""
+    connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def engine(database: PgDatabase) -> AsyncIterator[AsyncEngine]:
+    """A SQLAlchemy engine on the primary, as the worker's jobs get one."""
+    engine = create_async_engine(sqlalchemy_url(database.primary_url))
+    yield engine
+    await engine.dispose()
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """``response`` is an RFC 9457 problem of ``status``; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
+    return body

@@ -138,27 +138,19 @@ COMPONENTS = Components(
 """Replaces the JWT auth's components: its scheme carries a ``name`` (meant for ``apiKey`` schemes only,
 which validators refuse)."""
 
-# `value=""` gives the header its string schema in the document (documentation only: never sent as is).
-ETAG = ResponseHeader(
-    name="ETag", documentation_only=True, value="", description="The representation's version (an ad: its revision)."
-)
-CACHE_CONTROL = ResponseHeader(
-    name="Cache-Control", documentation_only=True, value="", description="How caches may keep it."
-)
-X_CACHE = ResponseHeader(
-    name="X-Cache",
-    documentation_only=True,
-    value="",
-    description="`hit` or `miss`: whether the origin's cache answered.",
-)
-LOCATION = ResponseHeader(
-    name="Location", documentation_only=True, value="", description="The created resource's path."
-)
-REPLAYED = ResponseHeader(
-    name="Idempotent-Replayed",
-    documentation_only=True,
-    value="",
-    description="`true` when this is the stored first response of an earlier request with this Idempotency-Key.",
+
+def _documented_header(name: str, description: str) -> ResponseHeader:
+    # `value=""` gives the header its string schema in the document (documentation only: never sent as is).
+    return ResponseHeader(name=name, documentation_only=True, value="", description=description)
+
+
+ETAG = _documented_header("ETag", "The representation's version (an ad: its revision).")
+CACHE_CONTROL = _documented_header("Cache-Control", "How caches may keep it.")
+X_CACHE = _documented_header("X-Cache", "`hit` or `miss`: whether the origin's cache answered.")
+LOCATION = _documented_header("Location", "The created resource's path.")
+REPLAYED = _documented_header(
+    "Idempotent-Replayed",
+    "`true` when this is the stored first response of an earlier request with this Idempotency-Key.",
 )
 
 

@@ -38,9 +38,8 @@ from rural24.auth import PUBLIC
 from rural24.errors import CALLER_REFERENCES
 from rural24.state import Services
 from tests.conftest import PgDatabase, make_settings, own_primary
+from tests.conftest import assert_problem as problem_of
 from tests.harness.postgres import PostgresCluster
-
-PROBLEM = "application/problem+json"
 
 
 class CategoryRepository(SQLAlchemyAsyncRepository[Category]):
@@ -147,14 +146,9 @@ async def failing_client(failing_app: Litestar) -> AsyncIterator[AsyncTestClient
 
 
 def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
+    """A problem of ``status`` that carries its request id."""
     assert response.headers["x-request-id"]
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    return body
+    return problem_of(response, status)
 
 
 async def test_values_the_database_refuses_are_422(failing_client: AsyncTestClient[Litestar]) -> None:

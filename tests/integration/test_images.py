@@ -16,16 +16,15 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from PIL import Image
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infrastructure.database.urls import sqlalchemy_url
 from infrastructure.generations import SEARCH, Generations, MemoryGenerations, RedisGenerations, ad_generation
 from infrastructure.jobs import build_queue, relay_outbox
 from infrastructure.media import InvalidMediaKey, LocalMediaStorage, MediaNotFound, build_media_storage
 from infrastructure.settings import Settings
 from rural24.jobs.images import process_ad_image
 from rural24.state import Services
-from tests.conftest import PgDatabase, make_settings
+from tests.conftest import PgDatabase, assert_problem, make_settings
 from tests.e2e.processes import free_port
 
 PASSWORD = "alfalfa-y-soja-2026"
@@ -42,20 +41,6 @@ def settings(mode: str, database: PgDatabase, request: pytest.FixtureRequest, me
     """The conftest's settings, with the media in this test's own folder."""
     redis_url = request.getfixturevalue("redis_url") if mode == "redis" else None
     return make_settings(database, redis_url, MEDIA_STORAGE_URL=f"file://{media_root}")
-
-
-@pytest.fixture
-async def db(database: PgDatabase) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
-async def engine(database: PgDatabase) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(sqlalchemy_url(database.primary_url))
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -114,16 +99,6 @@ async def upload(
 ) -> Any:
     content_type = {"png": "image/png", "jpg": "image/jpeg"}.get(name.rsplit(".", 1)[-1], "application/octet-stream")
     return await client.post(f"/api/ads/{ad_id}/images", files={"file": (name, data, content_type)}, headers=headers)
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    return body
 
 
 async def image_rows(db: asyncpg.Connection, ad_id: uuid.UUID) -> list[asyncpg.Record]:

@@ -5,37 +5,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.messaging.digest import DIGEST_DELAY_SECONDS
 from domain.shared.job_outbox import record_job
-from infrastructure.database.urls import sqlalchemy_url
 from infrastructure.jobs import build_queue, enqueue_recorded, relay_outbox
 from infrastructure.settings import Settings
 from tests.conftest import PgDatabase, make_settings
 from tests.e2e.processes import free_port
 from tests.integration.test_ads import Client, auth, publish, user
-
-
-@pytest.fixture
-async def db(database: PgDatabase) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
-async def engine(database: PgDatabase) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(sqlalchemy_url(database.primary_url))
-    yield engine
-    await engine.dispose()
 
 
 async def _outbox(db: asyncpg.Connection, key: str) -> asyncpg.Record:

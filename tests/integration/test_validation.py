@@ -14,7 +14,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import PgDatabase
+from tests.conftest import PgDatabase, assert_problem
 
 PASSWORD = "trigo-maiz-2026"
 Client = AsyncTestClient[Litestar]
@@ -60,16 +60,6 @@ async def ad_body(client: Client) -> dict[str, Any]:
     }
 
 
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    return body
-
-
 def fields(body: dict[str, Any]) -> dict[str, str]:
     """``field`` → ``source`` of every listed error."""
     return {error["field"]: error["source"] for error in body.get("errors", [])}
@@ -91,15 +81,15 @@ async def test_control_characters_are_refused_in_every_text_field(client: Client
         "/api/auth/register",
         json={"email": "a\x00@campo.com.ar", "password": PASSWORD, "name": "Ana\x00", "phone": "1\x1b"},
     )
-    assert fields(problem(register, 422)) == {"email": "body", "name": "body", "phone": "body"}
+    assert fields(assert_problem(register, 422)) == {"email": "body", "name": "body", "phone": "body"}
     login = await client.post("/api/auth/login", json={"email": "x\x00@campo.com.ar", "password": PASSWORD})
-    assert fields(problem(login, 422)) == {"email": "body"}
+    assert fields(assert_problem(login, 422)) == {"email": "body"}
     me = await client.patch("/api/me", json={"name": "Ana\u0085"}, headers=auth(seller))
-    assert fields(problem(me, 422)) == {"name": "body"}
+    assert fields(assert_problem(me, 422)) == {"name": "body"}
 
     ad = base | {"title": "Tractor\x00", "locality": "Once\nativo", "description": "bien\x07"}
     created = await client.post("/api/ads", json=ad, headers=auth(seller))
-    body = problem(created, 422)
+    body = assert_problem(created, 422)
     assert fields(body) == {"title": "body", "locality": "body", "description": "body"}
     assert all("control characters" in error["message"] for error in body["errors"])
 
@@ -108,16 +98,16 @@ async def test_control_characters_are_refused_in_every_text_field(client: Client
         json={"filters": {"q": "vaca\x00", "province": "\x7f"}, "name": "mi\tbúsqueda"},
         headers=auth(seller),
     )
-    assert fields(problem(saved, 422)) == {"filters.q": "body", "filters.province": "body", "name": "body"}
+    assert fields(assert_problem(saved, 422)) == {"filters.q": "body", "filters.province": "body", "name": "body"}
 
     for params in ({"q": "tractor\x00"}, {"category": "a\x00"}, {"province": "\x00"}, {"cursor": "ab\x00"}):
         search = await client.get("/api/ads/search", params=params)
-        assert fields(problem(search, 422)) == {next(iter(params)): "query"}
+        assert fields(assert_problem(search, 422)) == {next(iter(params)): "query"}
 
     sent = await client.post(
         "/api/messages/send", json={"recipientId": str(uuid.uuid4()), "content": "hola\x00"}, headers=auth(seller)
     )
-    assert fields(problem(sent, 422)) == {"content": "body"}
+    assert fields(assert_problem(sent, 422)) == {"content": "body"}
     assert await counts(database) == before
 
 
@@ -138,13 +128,13 @@ async def test_prices_are_bounded_decimal_strings(client: Client, database: PgDa
     before = await counts(database)
     for price in ("1e999999", "10000000000000", "-5", "10.123", "NaN", 45000, 1e308):
         created = await client.post("/api/ads", json=base | {"price": price}, headers=auth(seller))
-        error = problem(created, 422)["errors"]
+        error = assert_problem(created, 422)["errors"]
         assert [e["field"] for e in error] == ["price"], price
         assert "decimal string" in error[0]["message"]
     for number in (b"1e999999", b"9" * 5000):  # JSON numbers no float or int can hold
         raw = msgspec.json.encode(base | {"price": "__PRICE__"}).replace(b'"__PRICE__"', number)
         created = await client.post("/api/ads", content=raw, headers=auth(seller) | JSON)
-        assert fields(problem(created, 422)) == {"price": "body"}
+        assert fields(assert_problem(created, 422)) == {"price": "body"}
     top = await client.post("/api/ads", json=base | {"price": "9999999999999.99"}, headers=auth(seller))
     assert top.status_code == 201, top.text
     assert top.json()["price"] == "9999999999999.99"
@@ -161,7 +151,7 @@ async def test_price_filters_and_cursors_out_of_range_are_422_not_500(client: Cl
         {"maxPrice": "99999999999999", "currency": "USD"},
     ):
         response = await client.get("/api/ads/search", params=params)
-        assert fields(problem(response, 422)) == {next(iter(params)): "query"}, params
+        assert fields(assert_problem(response, 422)) == {next(iter(params)): "query"}, params
 
     bad_cursors = [
         ({"sort": "relevance", "q": "tractor"}, cursor("relevance", 1e308, str(uuid.uuid4()))),
@@ -175,13 +165,13 @@ async def test_price_filters_and_cursors_out_of_range_are_422_not_500(client: Cl
     ]
     for params, value in bad_cursors:
         response = await client.get("/api/ads/search", params=params | {"cursor": value})
-        body = problem(response, 422)
+        body = assert_problem(response, 422)
         assert fields(body) == {"cursor": "query"}, (params, value)
 
     conversation = f"/api/messages/conversations/{uuid.uuid4()}"
     for value in (cursor("0001-01-01T00:00:00+14:00", str(uuid.uuid4())), cursor("2026-01-01T00:00:00+00:00", 1)):
         response = await client.get(conversation, params={"cursor": value}, headers=auth(buyer))
-        assert fields(problem(response, 422)) == {"cursor": "query"}
+        assert fields(assert_problem(response, 422)) == {"cursor": "query"}
 
     before = await counts(database)
     saved = await client.post(
@@ -189,7 +179,7 @@ async def test_price_filters_and_cursors_out_of_range_are_422_not_500(client: Cl
         json={"filters": {"currency": "USD", "minPrice": "1e999999", "maxPrice": 5}},
         headers=auth(buyer),
     )
-    assert fields(problem(saved, 422)) == {"filters.minPrice": "body", "filters.maxPrice": "body"}
+    assert fields(assert_problem(saved, 422)) == {"filters.minPrice": "body", "filters.maxPrice": "body"}
     assert await counts(database) == before
 
 
@@ -202,20 +192,20 @@ async def test_an_absurd_if_match_never_matches(client: Client) -> None:
         response = await client.patch(
             f"/api/ads/{ad['id']}", json={"title": "Otro título"}, headers=auth(seller) | {"If-Match": tag.encode()}
         )
-        problem(response, 412)
+        assert_problem(response, 412)
     detail = (await client.get(f"/api/ads/{ad['id']}")).json()
     assert detail["title"] == ad["title"]
 
 
 async def test_integer_parameters_are_bounded_and_named_as_sent(client: Client) -> None:
     response = await client.get("/api/ads/search", params={"pageSize": "51", "page": "0", "sort": "cheapest"})
-    body = problem(response, 422)
+    body = assert_problem(response, 422)
     assert fields(body) == {"pageSize": "query", "page": "query", "sort": "query"}
     messages = {error["field"]: error["message"] for error in body["errors"]}
     assert messages["pageSize"] == "must be at most 50"
     assert messages["sort"].startswith("must be one of: recent")
     huge = await client.get("/api/ads/search", params={"page": "9" * 5000})
-    assert fields(problem(huge, 422)) == {"page": "query"}
+    assert fields(assert_problem(huge, 422)) == {"page": "query"}
 
 
 # -- class 3: bodies ------------------------------------------------------------------------------
@@ -227,9 +217,9 @@ async def test_a_json_body_sent_as_anything_else_is_415(client: Client, database
     before = await counts(database)
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"):
         response = await client.post("/api/ads", content=raw, headers=auth(seller) | {"content-type": content_type})
-        problem(response, 415)
+        assert_problem(response, 415)
     untyped = await client.post("/api/ads", content=raw, headers=auth(seller) | {"content-type": ""})
-    problem(untyped, 415)
+    assert_problem(untyped, 415)
     assert await counts(database) == before
     ok = await client.post(
         "/api/ads", content=raw, headers=auth(seller) | {"content-type": "application/json; charset=UTF-8"}
@@ -250,23 +240,23 @@ async def test_a_json_body_sent_as_anything_else_is_415(client: Client, database
 async def test_unreadable_bodies_are_400(client: Client, database: PgDatabase, raw: bytes, words: str) -> None:
     before = await counts(database)
     response = await client.post("/api/auth/register", content=raw[: 60 * 1024], headers=JSON)
-    assert words in problem(response, 400)["detail"]
+    assert words in assert_problem(response, 400)["detail"]
     assert await counts(database) == before
 
 
 async def test_a_missing_body_says_so(client: Client) -> None:
     seller = await user(client)
     response = await client.post("/api/ads", headers=auth(seller) | JSON)
-    body = problem(response, 400)
+    body = assert_problem(response, 400)
     assert "needs a JSON body" in body["detail"]
     assert "'data'" not in response.text
     ad = (await client.post("/api/ads", json=await ad_body(client), headers=auth(seller))).json()
     upload = await client.post(f"/api/ads/{ad['id']}/images", headers=auth(seller))
-    assert "multipart/form-data" in problem(upload, 400)["detail"]
+    assert "multipart/form-data" in assert_problem(upload, 400)["detail"]
 
 
 async def test_a_media_path_with_nul_is_404(client: Client) -> None:
-    problem(await client.get("/media/ads/a%00b.webp"), 404)
+    assert_problem(await client.get("/media/ads/a%00b.webp"), 404)
 
 
 async def test_brackets_inside_strings_do_not_count_as_nesting(client: Client) -> None:
@@ -287,7 +277,7 @@ async def test_every_bad_field_is_listed_at_once_by_its_json_name(client: Client
         json={"title": "ab", "categoryId": "nope", "price": "1.234", "currency": "EUR", "condition": 3},
         headers=auth(seller),
     )
-    body = problem(response, 422)
+    body = assert_problem(response, 422)
     assert fields(body) == {
         "title": "body",
         "categoryId": "body",
@@ -311,7 +301,7 @@ async def test_fields_that_cannot_be_set_keep_their_own_answer(client: Client, d
     before = await counts(database)
     body = await ad_body(client) | {"status": "sold", "isFeatured": True, "title": "x"}
     response = await client.post("/api/ads", json=body, headers=auth(seller))
-    problem_body = problem(response, 422)
+    problem_body = assert_problem(response, 422)
     assert problem_body["detail"] == "The body sets fields that cannot be set here."
     assert {"status", "isFeatured", "title"} <= set(fields(problem_body))
     assert "unknown" not in response.text
@@ -335,7 +325,7 @@ async def test_a_bad_field_before_unreadable_bytes_is_still_400(client: Client, 
     before = await counts(database)
     raw = b'{"email": 5, "password": "\xff\xfe", "name": "A"}'  # the typed pass stops at email
     response = await client.post("/api/auth/register", content=raw, headers=JSON)
-    assert "UTF-8" in problem(response, 400)["detail"]
+    assert "UTF-8" in assert_problem(response, 400)["detail"]
     truncated = await client.post("/api/auth/register", content=b'{"email": 5, "name": ', headers=JSON)
-    problem(truncated, 400)
+    assert_problem(truncated, 400)
     assert await counts(database) == before
