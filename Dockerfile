@@ -51,6 +51,7 @@ COPY src/ ./src/
 COPY domain/ ./domain/
 COPY infrastructure/ ./infrastructure/
 COPY migrations/ ./migrations/
+COPY demo/ ./demo/
 COPY --from=docs-ui /docs-ui/static/ ./src/rural24/docs_ui/static/
 RUN uv sync --frozen --no-dev --no-editable
 

@@ -55,7 +55,7 @@ fuzz: .venv/.synced  ## schemathesis over every operation of the OpenAPI documen
 	RURAL24_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) .venv/bin/pytest tests/integration/test_fuzz_openapi.py -q
 
 openapi: .venv/.synced  ## rewrite docs/openapi.json, the committed snapshot of the served OpenAPI document (then make client)
-	.venv/bin/python -m rural24.openapi docs/openapi.json
+	.venv/bin/python -m rural24.contract docs/openapi.json
 
 hostile-report: .venv/.synced  ## runs the bad-input catalogue, the fuzzer and the fault tests, writes docs/hostile-input.md
 	.venv/bin/python -m tests.hostile_report

@@ -373,7 +373,7 @@ async def live_counts(database_url: str) -> dict[Filters, int]:
     """Live ads per combination of filters (category, province, condition, currency; q, q+province)."""
     import asyncpg
 
-    from domain.ads.queries import _LIVE
+    from domain.ads.rules import PUBLIC_AD_SQL
     from domain.shared.text import fold_accents
     from infrastructure.database.urls import asyncpg_dsn
 
@@ -387,7 +387,7 @@ async def live_counts(database_url: str) -> dict[Filters, int]:
         }
         groups = await connection.fetch(
             f"SELECT a.category_id, a.province_code, a.condition, a.currency, count(*) FROM ads a "
-            f"JOIN users u ON u.id = a.owner_id WHERE {_LIVE} GROUP BY 1, 2, 3, 4"
+            f"JOIN users u ON u.id = a.owner_id WHERE {PUBLIC_AD_SQL} GROUP BY 1, 2, 3, 4"
         )
         counts: dict[Filters, int] = {}
         for category_id, province, condition, currency, n in groups:
@@ -405,7 +405,7 @@ async def live_counts(database_url: str) -> dict[Filters, int]:
             folded = " ".join(fold_accents(term).split())  # as normalise_search folds q
             rows = await connection.fetch(
                 f"SELECT a.province_code, count(*) FROM ads a JOIN users u ON u.id = a.owner_id "
-                f"WHERE {_LIVE} AND a.search_document @@ websearch_to_tsquery('spanish', $1) GROUP BY 1",
+                f"WHERE {PUBLIC_AD_SQL} AND a.search_document @@ websearch_to_tsquery('spanish', $1) GROUP BY 1",
                 folded,
             )
             counts[(("q", term),)] = sum(row[1] for row in rows)
@@ -657,8 +657,8 @@ def main() -> None:
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from demo.seed import seed_demo_data
     from infrastructure.database.migrations import migrate
-    from rural24.seed import seed_demo_data
     from tests.harness.postgres import PostgresCluster
 
     cluster: PostgresCluster | None = None

@@ -47,12 +47,6 @@ class QueryCache:
         except Exception as exc:
             logger.warning("cache write failed for %s: %s", key.split(":", 1)[0], exc)
 
-    async def forget(self, key: str) -> None:
-        try:
-            await self._store.delete(key)
-        except Exception as exc:
-            logger.warning("cache delete failed for %s: %s", key, exc)
-
     def _count(self, name: str, *, hit: bool) -> None:
         if self._on_lookup is not None:
             self._on_lookup(name, hit)

@@ -1,10 +1,11 @@
 """Cache generations: invalidation by versioned keys, never by scanning the keyspace.
 
-A write bumps a generation (``search`` for every search page, ``ad:<id>`` for one ad's detail)
-to the WAL position (LSN) of its commit. Readers put the generation in their cache keys, so the
-next read misses and loads fresh rows; and they load with ``after_lsn`` = that generation, so a
-lagging replica cannot refill the new key with rows from before the write (the read side sends
-such a read to the primary).
+A write bumps a generation (names in ``domain.shared.unit_of_work``: ``search`` for every search
+page, ``ad:<id>`` for one ad's detail, ``user:<id>`` for one user's own reads) to the WAL position
+(LSN) of its commit; the unit of work (``infrastructure.unit_of_work``) is the only writer.
+Readers (``rural24.reading``) put the generation in their cache keys, so the next read misses and
+loads fresh rows; and they load with ``after_lsn`` = that generation, so a lagging replica cannot
+refill the new key with rows from before the write (the read side sends such a read to the primary).
 
 Generations only move forward: two writers racing to bump set the larger LSN (atomic "max" in
 Redis with a tiny script; trivially atomic in memory). Litestar's ``Store`` has no such operation,
@@ -22,21 +23,11 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-SEARCH = "search"
-
-
-def ad_generation(ad_id: object) -> str:
-    return f"ad:{ad_id}"
-
-
-def user_writes(user_id: object) -> str:
-    """The last write position of one user: their own reads (``/api/me/*``) wait for it."""
-    return f"user:{user_id}"
-
 
 class Generations(Protocol):
     async def get(self, *names: str) -> list[int]:
-        """The current generation of each name (0 when never bumped)."""
+        """The current generation of each name (0 when never bumped, -1 when unknown: the store is
+        down and no cache entry can be trusted)."""
 
     async def bump(self, lsn: int, *names: str) -> None:
         """Move each name's generation forward to ``lsn`` (never backwards)."""

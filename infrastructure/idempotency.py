@@ -1,5 +1,8 @@
 """``Idempotency-Key``: remember the first response to a POST and replay it on a retry.
 
+This module is the storage (an atomic claim, the stored response; memory or Redis); the HTTP side
+(header, replay, problem answers) is ``rural24/idempotency.py``.
+
 API.md: a retry with the same key and body returns the first response and creates nothing new
 (kept 24 h, scoped to the caller); same key with another body → 422; same key while the first
 request is still running → 409.

@@ -13,10 +13,12 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from saq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from domain.shared.emails import MAX_ATTEMPTS
 from domain.shared.job_outbox import (
     RecordedJob,
     mark_dispatched,
@@ -48,6 +50,16 @@ JOB_DEFAULTS: dict[str, Any] = {
     "timeout": 300,
     "heartbeat": HEARTBEAT_SECONDS,
 }
+
+SEND_EMAIL = "send_email"
+EMAIL_JOB: dict[str, Any] = {**JOB_DEFAULTS, "retries": MAX_ATTEMPTS, "timeout": 60}
+"""Three attempts, exponential backoff from 1 s; a send taking over a minute counts as failed."""
+
+
+def email_job_key(delivery_id: UUID | str) -> str:
+    """One send job per delivery: queued twice (after the commit, by the requeue), it runs once."""
+    return f"email:{delivery_id}"
+
 
 ENQUEUE_TIMEOUT_SECONDS = 3.0
 """A queue that hangs (host gone, not refusing) must not hold a request or the relay for long."""
@@ -148,6 +160,14 @@ class JobQueue:
             logger.warning("could not enqueue %s: %s", function, exc)
             return False
         return job is not None
+
+
+async def enqueue_email(jobs: JobQueue, delivery_id: UUID) -> bool:
+    """After the commit that put the email in the outbox: queue its send (the per-minute requeue
+    catches an email whose enqueue failed)."""
+    return await jobs.enqueue(
+        SEND_EMAIL, key=email_job_key(delivery_id), options=EMAIL_JOB, delivery_id=str(delivery_id)
+    )
 
 
 RELAY_GRACE = timedelta(seconds=2)

@@ -20,13 +20,10 @@ from typing import Any
 
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
-from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.channels.subscriber import Subscriber
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-
-from infrastructure.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +104,6 @@ class ResilientRedisPubSubBackend(RedisChannelsPubSubBackend):
             await self.client.aclose()
 
 
-def build_channels_backend(settings: Settings) -> ChannelsBackend:
-    if settings.redis.enabled:
-        return ResilientRedisPubSubBackend(settings.redis.url)
-    return MemoryChannelsBackend()
-
-
 class UserChannelsPlugin(ChannelsPlugin):
     """Litestar's plugin, forgetting a channel once its last subscriber leaves.
 
@@ -130,10 +121,11 @@ class UserChannelsPlugin(ChannelsPlugin):
                 del self._channels[name]
 
 
-def build_channels(settings: Settings) -> ChannelsPlugin:
-    """The channels plugin: any channel name (one per user), bounded per-socket backlog."""
+def build_channels(backend: ChannelsBackend) -> ChannelsPlugin:
+    """The channels plugin: any channel name (one per user), bounded per-socket backlog. The
+    backend: ``MemoryChannelsBackend`` (one process) or :class:`ResilientRedisPubSubBackend`."""
     return UserChannelsPlugin(
-        backend=build_channels_backend(settings),
+        backend=backend,
         arbitrary_channels_allowed=True,
         subscriber_max_backlog=SUBSCRIBER_BACKLOG,
         subscriber_backlog_strategy="dropleft",

@@ -1,5 +1,7 @@
 """Rate limiters that decide atomically, in one process (memory) or across many (Redis).
 
+This module counts; the HTTP side (middleware, route limits, 429 answers) is ``rural24/ratelimit.py``.
+
 Window: a **fixed window started by the first hit** of a key. The first request of ``key``
 against a limit opens a window of ``limit.seconds``; every request in it counts (refused ones
 too); the window ends ``limit.seconds`` after it opened and the next request opens a new one.

@@ -1,9 +1,10 @@
 """Settings, read only from the environment, validated once at start-up.
 
-One small frozen Struct per concern; each knows how to build the library config it feeds.
-Every variable is optional in development; production refuses to start without ``DATABASE_URL``
-and a real ``JWT_SECRET`` (no fallback secret: several workers signing with different random
-keys would reject each other's tokens).
+One small frozen Struct per concern, plain values only: the adapters and library configs are built
+from them in one place, ``rural24.services.build_services``. A malformed value names its variable
+in one line (``SettingsError``). Every variable is optional in development; production refuses to
+start without ``DATABASE_URL`` and a real ``JWT_SECRET`` (no fallback secret: several workers
+signing with different random keys would reject each other's tokens).
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""Every named store (cache, idempotency, deny-list, rate limits …) from one factory.
+"""Litestar's named stores: the query cache (``CACHE_STORE``) and whatever a plugin asks the
+registry for. Stage 1: a ``MemoryStore`` per name (the cache bounded); stage 2: a ``RedisStore`` per
+name on the shared client. ``rural24.services`` picks one with every other memory-or-Redis choice.
 
-Stage 1: a ``MemoryStore`` per name. Stage 2: a ``RedisStore`` per name, namespaced
-``<app>:<name>`` on the shared client. Switching is the ``REDIS_ENABLED`` setting alone.
+Idempotency keys, rate limits, session marks and cache generations are not stores: each needs an
+atomic operation a ``Store`` lacks and has its own small adapter (``infrastructure.idempotency``,
+``.ratelimit``, ``.sessions``, ``.generations``).
 """
 
 from __future__ import annotations
@@ -42,15 +45,19 @@ class BoundedMemoryStore(MemoryStore):
                 self._store.pop(old, None)
 
 
-def build_store_registry(app_name: str, redis: RedisConnection | None) -> StoreRegistry:
-    if redis is None:
+def memory_stores() -> StoreRegistry:
+    """Stage 1: a ``MemoryStore`` per name (the cache's bounded)."""
 
-        def memory_store(name: str) -> Store:
-            if name == CACHE_STORE:
-                return BoundedMemoryStore(MAX_MEMORY_CACHE_ENTRIES)
-            return MemoryStore()
+    def memory_store(name: str) -> Store:
+        if name == CACHE_STORE:
+            return BoundedMemoryStore(MAX_MEMORY_CACHE_ENTRIES)
+        return MemoryStore()
 
-        return StoreRegistry(default_factory=memory_store)
+    return StoreRegistry(default_factory=memory_store)
+
+
+def redis_stores(redis: RedisConnection, app_name: str) -> StoreRegistry:
+    """Stage 2+: a ``RedisStore`` per name, namespaced ``<app>:<name>`` on the shared client."""
 
     def redis_store(name: str) -> Store:
         # The client is shared and closed by the app's shutdown, not by each store.

@@ -1,7 +1,11 @@
 """Write side of accounts: commands (imperative) and their handlers, run on the primary.
 
-Handlers take an advanced-alchemy ``UserService`` bound to the request's session; the caller
-commits. Password hashing is CPU work: it runs in a thread so the event loop keeps serving.
+Every write is ``handler(Command(actor, payload), uow)`` (``domain.shared.unit_of_work``): it
+changes rows through ``uow.session`` (advanced-alchemy's ``UserService`` on it, never committing)
+and declares what follows: the welcome email, the sessions it ends, the generations it touches.
+The unit of work commits. :func:`log_in` is the one check that writes nothing.
+
+Password hashing is CPU work: it runs in a thread so the event loop keeps serving.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.accounts import passwords
+from domain.accounts.emails import welcome_email
 from domain.accounts.errors import AccountGone, EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
 from domain.accounts.models import User
 from domain.accounts.rules import (
@@ -28,9 +32,11 @@ from domain.accounts.rules import (
     password_problem,
 )
 from domain.accounts.services import UserService
-from domain.catalog.reference import PROVINCE_CODES
+from domain.catalog.provinces import ProvinceCode, province_problem
+from domain.shared.emails import QueueEmail
 from domain.shared.fields import EMAIL_PATTERN, Line
 from domain.shared.structs import CamelStruct
+from domain.shared.unit_of_work import SEARCH, Command, Revocation, UnitOfWork, ad_key
 
 Email = Annotated[
     str,
@@ -39,7 +45,6 @@ Email = Annotated[
 Password = Annotated[Line, Meta(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 Name = Annotated[Line, Meta(min_length=1, max_length=120)]
 Phone = Annotated[Line, Meta(max_length=40)]
-ProvinceCode = Annotated[Line, Meta(max_length=32, description="A code from GET /api/provinces.")]
 
 
 class RegisterUser(CamelStruct, forbid_unknown_fields=True):
@@ -68,29 +73,19 @@ class ProfileChanges(CamelStruct, forbid_unknown_fields=True):
     province: ProvinceCode | UnsetType | None = UNSET
 
 
-class UpdateProfile(CamelStruct):
-    user_id: UUID
-    changes: ProfileChanges
-
-
-class EndAllSessions(CamelStruct):
-    """Every token of the user issued up to ``at`` dies (logout-all-devices, block, role change)."""
-
-    user_id: UUID
-    at: datetime
-
-
 class EndSession(CamelStruct):
-    """Logout of one token: recorded until the token would have expired anyway."""
+    """Logout of the actor's token ``token_id``: recorded until the token would have expired anyway."""
 
-    user_id: UUID
     token_id: UUID
     expires_at: datetime
 
 
+class EndAllSessions(CamelStruct):
+    """Every token of the actor issued up to now dies (logout-all-devices)."""
+
+
 class BlockUser(CamelStruct):
     user_id: UUID
-    at: datetime
 
 
 class PromoteToAdmin(CamelStruct):
@@ -98,43 +93,59 @@ class PromoteToAdmin(CamelStruct):
 
 
 def _check_province(province: str | None) -> None:
-    if province is not None and province not in PROVINCE_CODES:
-        raise InvalidAccountData("province", f"unknown province code {province!r}")
+    if province is not None and (problem := province_problem(province)):
+        raise InvalidAccountData("province", problem)
 
 
-async def register_user(command: RegisterUser, users: UserService) -> User:
-    email = normalise_email(command.email)
+def _at_ms(uow: UnitOfWork) -> tuple[datetime, int]:
+    """The unit's clock reading at the millisecond tokens are stamped with (``iat_ms``): the
+    ``sessions_valid_after`` written and the session store's revocation agree exactly."""
+    at_ms = int(uow.now.timestamp() * 1000)
+    return datetime.fromtimestamp(at_ms / 1000, UTC), at_ms
+
+
+async def register_user(command: Command[RegisterUser], uow: UnitOfWork) -> User:
+    """A new account, and its welcome email in the same transaction (an outbox row)."""
+    data = command.payload
+    email = normalise_email(data.email)
     if not is_valid_email(email):
         raise InvalidAccountData("email", "not a valid email address")
-    if problem := password_problem(command.password):
+    if problem := password_problem(data.password):
         raise InvalidAccountData("password", problem)
-    name = clean_name(command.name)
+    name = clean_name(data.name)
     if not name:
         raise InvalidAccountData("name", "the name cannot be blank")
-    _check_province(command.province)
+    _check_province(data.province)
+    users = UserService(session=uow.session)
     if await users.exists(email=email):
         raise EmailTaken
-    password_hash = await asyncio.to_thread(passwords.hash_password, command.password)
+    password_hash = await asyncio.to_thread(passwords.hash_password, data.password)
     try:
-        return await users.create(
+        user = await users.create(
             User(
                 email=email,
                 password_hash=password_hash,
                 name=name,
-                phone=command.phone.strip() if command.phone else None,
-                province_code=command.province,
+                phone=data.phone.strip() if data.phone else None,
+                province_code=data.province,
             ),
             auto_commit=False,
         )
     except IntegrityError as exc:  # a concurrent registration of the same email won the race
         raise EmailTaken from exc
+    subject, body = welcome_email(user.name)
+    await uow.add_email(
+        QueueEmail(kind="welcome", dedupe_key=f"welcome:{user.id}", to=user.email, subject=subject, body=body)
+    )
+    return user
 
 
 async def log_in(command: LogIn, users: UserService) -> User:
     """The user when the password matches and the account is not blocked; else ``InvalidCredentials``.
 
-    Unknown email, wrong password and blocked account answer alike and cost one argon2
-    verification each, so neither the answer nor its timing tells which accounts exist.
+    A check, not a write: it reads the primary through ``users`` and changes nothing. Unknown
+    email, wrong password and blocked account answer alike and cost one argon2 verification each,
+    so neither the answer nor its timing tells which accounts exist.
     """
     user = await users.get_one_or_none(email=normalise_email(command.email))
     matches = await asyncio.to_thread(passwords.verify_password, user.password_hash if user else None, command.password)
@@ -143,11 +154,13 @@ async def log_in(command: LogIn, users: UserService) -> User:
     return user
 
 
-async def update_profile(command: UpdateProfile, users: UserService) -> User:
-    user = await users.get_one_or_none(id=command.user_id)
+async def update_profile(command: Command[ProfileChanges], uow: UnitOfWork) -> User:
+    """The actor's own profile; ``AccountGone`` when their account no longer exists."""
+    users = UserService(session=uow.session)
+    user = await users.get_one_or_none(id=command.actor.user_id)
     if user is None:
         raise AccountGone
-    changes = command.changes
+    changes = command.payload
     if changes.name is not UNSET:
         name = clean_name(changes.name)
         if not name:
@@ -172,38 +185,57 @@ _FORGET_EXPIRED = text(
 )
 
 
-async def end_session(command: EndSession, session: AsyncSession) -> None:
-    """Records the logout in the caller's transaction (a trigger tells every instance on commit)."""
-    await session.execute(
-        _REVOKE, {"token_id": command.token_id, "user_id": command.user_id, "expires_at": command.expires_at}
-    )
-    await session.execute(_FORGET_EXPIRED)
+async def end_session(command: Command[EndSession], uow: UnitOfWork) -> None:
+    """Logout of one token: the ``revoked_tokens`` row (a trigger tells every instance on commit)
+    and the session store's revocation."""
+    user_id, data = command.actor.user_id, command.payload
+    await uow.session.execute(_REVOKE, {"token_id": data.token_id, "user_id": user_id, "expires_at": data.expires_at})
+    await uow.session.execute(_FORGET_EXPIRED)
+    uow.end_sessions(Revocation(user_id, token_id=str(data.token_id), expires_at=int(data.expires_at.timestamp())))
 
 
-async def end_all_sessions(command: EndAllSessions, users: UserService) -> User:
-    user = await users.get_one_or_none(id=command.user_id)
+async def end_all_sessions(command: Command[EndAllSessions], uow: UnitOfWork) -> None:
+    """Every token of the actor issued up to now dies; ``AccountGone`` when the account is gone."""
+    users = UserService(session=uow.session)
+    user = await users.get_one_or_none(id=command.actor.user_id)
     if user is None:
         raise AccountGone
-    user.sessions_valid_after = command.at
-    return await users.update(user, auto_commit=False)
+    at, at_ms = _at_ms(uow)
+    user.sessions_valid_after = at
+    await users.update(user, auto_commit=False)
+    uow.end_sessions(Revocation(user.id, issued_before_ms=at_ms))
 
 
-async def block_user(command: BlockUser, users: UserService) -> User:
-    """Blocked: login refused, every session ends (the caller revokes them in the session store)."""
-    user = await users.get_one_or_none(id=command.user_id)
+_USER_ADS = text("SELECT id FROM ads WHERE owner_id = :id")
+
+
+async def block_user(command: Command[BlockUser], uow: UnitOfWork) -> None:
+    """Blocked: login refused, every session ends, and their ads leave search and detail at once."""
+    users = UserService(session=uow.session)
+    user = await users.get_one_or_none(id=command.payload.user_id)
     if user is None:
         raise UserNotFound
+    at, _ = _at_ms(uow)
     if user.blocked_at is None:
-        user.blocked_at = command.at
-    user.sessions_valid_after = command.at
-    return await users.update(user, auto_commit=False)
+        user.blocked_at = at
+    user.sessions_valid_after = at
+    await users.update(user, auto_commit=False)
+    uow.end_sessions(Revocation(user.id, blocked=True))
+    ads = (await uow.session.scalars(_USER_ADS, {"id": user.id})).all()
+    uow.touch(SEARCH, *(ad_key(ad_id) for ad_id in ads))
 
 
-async def promote_to_admin(command: PromoteToAdmin, users: UserService) -> User:
-    """Gives the admin role; the user's old tokens end (roles travel in tokens), so they log in again."""
-    user = await users.get_one_or_none(email=normalise_email(command.email))
+async def promote_to_admin(command: Command[PromoteToAdmin], uow: UnitOfWork) -> User:
+    """Gives the admin role; the user's old tokens end (roles travel in tokens), so they log in
+    again. ``UserNotFound`` for an unknown email."""
+    email = normalise_email(command.payload.email)
+    users = UserService(session=uow.session)
+    user = await users.get_one_or_none(email=email)
     if user is None:
-        raise UserNotFound(f"no user with email {normalise_email(command.email)!r}")
+        raise UserNotFound(f"no user with email {email!r}")
+    at, at_ms = _at_ms(uow)
     user.role = "admin"
-    user.sessions_valid_after = datetime.now(UTC)
-    return await users.update(user, auto_commit=False)
+    user.sessions_valid_after = at
+    user = await users.update(user, auto_commit=False)
+    uow.end_sessions(Revocation(user.id, issued_before_ms=at_ms))
+    return user

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 from uuid import UUID
 
 from advanced_alchemy.base import UUIDBase, UUIDv7AuditBase
@@ -10,13 +11,15 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-ROLES = ("user", "admin")
+Role = Literal["user", "admin"]
+"""An account's role: ``admin`` may moderate (suspend ads, block users, read the email outbox)."""
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
 class User(UUIDv7AuditBase):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('user', 'admin')", name="role_known"),
+        CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role_known"),
         CheckConstraint("email = lower(btrim(email))", name="email_normalised"),
         # login and register: the normalised email is unique
         Index("uq_users_email", "email", unique=True),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
+from domain.accounts.models import Role
+from domain.ads.rules import PUBLIC_AD_SQL
 from domain.shared.ports import ReadConnection
 from domain.shared.structs import CamelStruct, ReadModel
 
@@ -24,7 +25,7 @@ class UserSummary(ReadModel):
     id: UUID
     email: str
     name: str
-    role: Literal["user", "admin"]
+    role: Role
 
 
 class Profile(ReadModel):
@@ -35,7 +36,7 @@ class Profile(ReadModel):
     name: str
     phone: str | None
     province: str | None
-    role: Literal["user", "admin"]
+    role: Role
     created_at: datetime
 
 
@@ -54,12 +55,10 @@ SELECT id, email, name, phone, province_code, role, created_at
 FROM users WHERE id = $1
 """
 
-# Live ads only: what a buyer would find in search.
-_SELLER_SQL = """
+# Public ads only (the rule search applies): what a buyer would find. ``u`` is the seller.
+_SELLER_SQL = f"""
 SELECT u.id, u.name, u.province_code, u.created_at,
-       (SELECT count(*) FROM ads a
-        WHERE a.owner_id = u.id AND a.status = 'active' AND a.deleted_at IS NULL
-          AND a.suspended_at IS NULL AND a.expires_at > now())
+       (SELECT count(*) FROM ads a WHERE a.owner_id = u.id AND {PUBLIC_AD_SQL})
 FROM users u WHERE u.id = $1 AND u.blocked_at IS NULL
 """
 

@@ -1,4 +1,5 @@
-"""advanced-alchemy's repository service for users (the write side's unit of work)."""
+"""advanced-alchemy's repository service for users: the account handlers build it on ``uow.session``
+(never committing; the unit of work does), and login reads the credentials through it."""
 
 from __future__ import annotations
 

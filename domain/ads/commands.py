@@ -1,5 +1,9 @@
-"""Write side of ads: commands and their handlers, run on the primary inside the caller's
-transaction (the caller commits, then invalidates caches with the commit's WAL position).
+"""Write side of ads: one handler per command, ``handler(Command[payload], uow)``.
+
+Handlers change rows through ``uow.session`` (the primary, one transaction), take the time from
+``uow.now`` and declare what follows: the cache generations a change moves (search pages, the ad's
+detail, the owner's and the actor's own reads) and the jobs it sets off. The unit of work commits
+and does the rest (``domain.shared.unit_of_work``).
 
 Every change to an ad bumps ``revision``: the ``ETag`` is built from it, and ``If-Match`` is
 checked against it, so a lost update is refused with 412 instead of overwriting silently.
@@ -7,37 +11,34 @@ checked against it, so a lost update is refused with 412 instead of overwriting 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from datetime import timedelta
+from typing import Annotated
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.ads.emails import expiring_email
 from domain.ads.errors import AdNotFound, AlreadyReported, ForbiddenTransition, InvalidAd, NotYourAd, StaleAd
 from domain.ads.models import Ad, Favorite, Report
-from domain.ads.rules import EXPIRY_WARNING, can_renew, check_price, check_transition
-from domain.catalog.reference import PROVINCE_CODES
+from domain.ads.rules import EXPIRY_WARNING, PUBLIC_AD_SQL, can_renew, check_price, check_transition
+from domain.ads.vocabulary import Condition, Currency, OwnerStatus, ReportReason
+from domain.catalog.provinces import ProvinceCode, province_problem
+from domain.shared.emails import QueueEmail
 from domain.shared.fields import Amount, Line, Prose, to_amount
 from domain.shared.structs import CamelStruct
+from domain.shared.unit_of_work import SEARCH, Actor, Command, UnitOfWork, ad_key, user_key
 
 Title = Annotated[Line, Meta(min_length=3, max_length=120)]
 Description = Annotated[Prose, Meta(max_length=5000)]
 Price = Amount
-Currency = Literal["ARS", "USD"]
-Condition = Literal["new", "used"]
 Locality = Annotated[Line, Meta(min_length=1, max_length=120)]
-ProvinceCode = Annotated[Line, Meta(max_length=32, description="A code from GET /api/provinces.")]
 
-
-class Actor(CamelStruct):
-    """Who is acting: the logged-in user and whether they are an admin."""
-
-    user_id: UUID
-    is_admin: bool = False
+ALERT_JOB = "alert_saved_searches"
+"""The job a publish sets off: the instant saved-search alerts (``rural24.ads.jobs``)."""
 
 
 class NewAd(CamelStruct, forbid_unknown_fields=True):
@@ -68,23 +69,23 @@ class AdChanges(CamelStruct, forbid_unknown_fields=True):
 
 
 class StatusChange(CamelStruct, forbid_unknown_fields=True):
-    status: Literal["active", "paused", "sold"]
+    status: OwnerStatus
 
 
 class NewReport(CamelStruct, forbid_unknown_fields=True):
-    reason: Literal["spam", "prohibited", "fraud", "duplicate", "miscategorized", "other"]
+    reason: ReportReason
     detail: Annotated[Prose, Meta(max_length=1000)] | None = None
 
 
+# -- payloads (the actor comes with the command, the time from the unit of work) ----------------
+
+
 class PublishAd(CamelStruct):
-    actor: Actor
     ad: NewAd
     ttl_days: int
-    now: datetime
 
 
 class UpdateAd(CamelStruct):
-    actor: Actor
     ad_id: UUID
     changes: AdChanges
     expected_revision: int | None = None
@@ -92,47 +93,47 @@ class UpdateAd(CamelStruct):
 
 
 class ChangeAdStatus(CamelStruct):
-    actor: Actor
     ad_id: UUID
-    status: Literal["active", "paused", "sold"]
+    status: OwnerStatus
 
 
 class RenewAd(CamelStruct):
-    actor: Actor
     ad_id: UUID
     ttl_days: int
-    now: datetime
 
 
 class DeleteAd(CamelStruct):
-    actor: Actor
     ad_id: UUID
-    now: datetime
 
 
 class SuspendAd(CamelStruct):
+    """Moderation (the route is for admins only)."""
+
     ad_id: UUID
-    now: datetime
 
 
 class SaveFavorite(CamelStruct):
-    user_id: UUID
     ad_id: UUID
-    saved: bool
+
+
+class UnsaveFavorite(CamelStruct):
+    ad_id: UUID
 
 
 class ReportAd(CamelStruct):
-    actor: Actor
     ad_id: UUID
     report: NewReport
 
 
 class AdChanged(CamelStruct):
-    """What a handler changed: the app invalidates caches for it after commit."""
+    """The ad a handler changed, as it is now."""
 
     ad_id: UUID
     owner_id: UUID
     revision: int
+
+
+# -- helpers ------------------------------------------------------------------------------------
 
 
 async def _check_category(session: AsyncSession, category_id: UUID) -> None:
@@ -142,8 +143,16 @@ async def _check_category(session: AsyncSession, category_id: UUID) -> None:
 
 
 def _check_province(province: str) -> None:
-    if province not in PROVINCE_CODES:
-        raise InvalidAd("province", f"unknown province code {province!r}")
+    if problem := province_problem(province):
+        raise InvalidAd("province", problem)
+
+
+def _title(title: str) -> str:
+    """Whitespace collapsed; still at least 3 characters."""
+    collapsed = " ".join(title.split())
+    if len(collapsed) < 3:
+        raise InvalidAd("title", "the title needs at least 3 characters")
+    return collapsed
 
 
 async def _load_for_change(session: AsyncSession, actor: Actor, ad_id: UUID) -> Ad:
@@ -159,21 +168,26 @@ async def _load_for_change(session: AsyncSession, actor: Actor, ad_id: UUID) -> 
     return ad
 
 
-def _changed(ad: Ad) -> AdChanged:
+def _changed(uow: UnitOfWork, ad: Ad, actor: Actor) -> AdChanged:
+    """Declare what a change of ``ad`` moves on: every search page, the ad's detail, and the own
+    reads of its owner and of the actor (an admin acting on someone else's ad)."""
+    uow.touch(SEARCH, ad_key(ad.id), user_key(ad.owner_id), user_key(actor.user_id))
     return AdChanged(ad_id=ad.id, owner_id=ad.owner_id, revision=ad.revision)
 
 
-async def publish_ad(command: PublishAd, session: AsyncSession) -> AdChanged:
-    new = command.ad
+# -- handlers -----------------------------------------------------------------------------------
+
+
+async def publish_ad(command: Command[PublishAd], uow: UnitOfWork) -> AdChanged:
+    """A new active ad of the actor's, expiring after ``ttl_days``; its instant saved-search alerts
+    are recorded with it (a queue that is down delays them, never loses them)."""
+    new = command.payload.ad
     _check_province(new.province)
-    await _check_category(session, new.category_id)
-    title = " ".join(new.title.split())
-    if len(title) < 3:
-        raise InvalidAd("title", "the title needs at least 3 characters")
+    await _check_category(uow.session, new.category_id)
     ad = Ad(
         owner_id=command.actor.user_id,
         category_id=new.category_id,
-        title=title,
+        title=_title(new.title),
         description=new.description.strip(),
         price=None if new.price is None else check_price(to_amount(new.price)),
         currency=new.currency,
@@ -182,24 +196,23 @@ async def publish_ad(command: PublishAd, session: AsyncSession) -> AdChanged:
         condition=new.condition,
         status="active",
         is_featured=False,
-        expires_at=command.now + timedelta(days=command.ttl_days),
+        expires_at=uow.now + timedelta(days=command.payload.ttl_days),
         revision=1,
     )
-    session.add(ad)
-    await session.flush()
-    return _changed(ad)
+    uow.session.add(ad)
+    await uow.session.flush()
+    await uow.add_job(ALERT_JOB, key=f"alert:{ad.id}", ad_id=str(ad.id))
+    return _changed(uow, ad, command.actor)
 
 
-async def update_ad(command: UpdateAd, session: AsyncSession) -> AdChanged:
-    ad = await _load_for_change(session, command.actor, command.ad_id)
-    if command.expected_revision is not None and command.expected_revision != ad.revision:
+async def update_ad(command: Command[UpdateAd], uow: UnitOfWork) -> AdChanged:
+    update = command.payload
+    ad = await _load_for_change(uow.session, command.actor, update.ad_id)
+    if update.expected_revision is not None and update.expected_revision != ad.revision:
         raise StaleAd
-    changes = command.changes
+    changes = update.changes
     if changes.title is not UNSET:
-        title = " ".join(changes.title.split())
-        if len(title) < 3:
-            raise InvalidAd("title", "the title needs at least 3 characters")
-        ad.title = title
+        ad.title = _title(changes.title)
     if changes.description is not UNSET:
         ad.description = changes.description.strip()
     if changes.price is not UNSET:
@@ -207,7 +220,7 @@ async def update_ad(command: UpdateAd, session: AsyncSession) -> AdChanged:
     if changes.currency is not UNSET:
         ad.currency = changes.currency
     if changes.category_id is not UNSET:
-        await _check_category(session, changes.category_id)
+        await _check_category(uow.session, changes.category_id)
         ad.category_id = changes.category_id
     if changes.province is not UNSET:
         _check_province(changes.province)
@@ -217,94 +230,104 @@ async def update_ad(command: UpdateAd, session: AsyncSession) -> AdChanged:
     if changes.condition is not UNSET:
         ad.condition = changes.condition
     ad.revision += 1
-    await session.flush()
-    return _changed(ad)
+    await uow.session.flush()
+    return _changed(uow, ad, command.actor)
 
 
-async def change_ad_status(command: ChangeAdStatus, session: AsyncSession) -> AdChanged:
-    ad = await _load_for_change(session, command.actor, command.ad_id)
+async def change_ad_status(command: Command[ChangeAdStatus], uow: UnitOfWork) -> AdChanged:
+    """Pause, reactivate or mark sold; asking for the current status changes nothing."""
+    wanted = command.payload.status
+    ad = await _load_for_change(uow.session, command.actor, command.payload.ad_id)
     if ad.suspended_at is not None and not command.actor.is_admin:
         raise ForbiddenTransition("a suspended ad cannot change status")
-    check_transition(ad.status, command.status)
-    if ad.status != command.status:
-        ad.status = command.status
+    check_transition(ad.status, wanted)
+    if ad.status != wanted:
+        ad.status = wanted
         ad.revision += 1
-        await session.flush()
-    return _changed(ad)
+        await uow.session.flush()
+    return _changed(uow, ad, command.actor)
 
 
-async def renew_ad(command: RenewAd, session: AsyncSession) -> AdChanged:
-    ad = await _load_for_change(session, command.actor, command.ad_id)
+async def renew_ad(command: Command[RenewAd], uow: UnitOfWork) -> AdChanged:
+    ad = await _load_for_change(uow.session, command.actor, command.payload.ad_id)
     if ad.owner_id != command.actor.user_id:
         raise NotYourAd("only the owner can renew this ad")
-    if not can_renew(ad.status, ad.expires_at, command.now):
+    if not can_renew(ad.status, ad.expires_at, uow.now):
         raise ForbiddenTransition("only an expired ad, or one expiring within 3 days, can be renewed")
     ad.status = "active"
-    ad.expires_at = command.now + timedelta(days=command.ttl_days)
+    ad.expires_at = uow.now + timedelta(days=command.payload.ttl_days)
     ad.expiry_warned_at = None
     ad.revision += 1
-    await session.flush()
-    return _changed(ad)
+    await uow.session.flush()
+    return _changed(uow, ad, command.actor)
 
 
-async def delete_ad(command: DeleteAd, session: AsyncSession) -> AdChanged:
-    ad = await _load_for_change(session, command.actor, command.ad_id)
-    ad.deleted_at = command.now
+async def delete_ad(command: Command[DeleteAd], uow: UnitOfWork) -> AdChanged:
+    """Soft: the row stays, marked deleted (404 to everyone from then on)."""
+    ad = await _load_for_change(uow.session, command.actor, command.payload.ad_id)
+    ad.deleted_at = uow.now
     ad.revision += 1
-    await session.flush()
-    return _changed(ad)
+    await uow.session.flush()
+    return _changed(uow, ad, command.actor)
 
 
-async def suspend_ad(command: SuspendAd, session: AsyncSession) -> AdChanged:
-    ad = await session.scalar(select(Ad).where(Ad.id == command.ad_id, Ad.deleted_at.is_(None)).with_for_update())
+async def suspend_ad(command: Command[SuspendAd], uow: UnitOfWork) -> AdChanged:
+    """The ad leaves search and detail (but for its owner and admins); suspending twice is a no-op."""
+    query = select(Ad).where(Ad.id == command.payload.ad_id, Ad.deleted_at.is_(None)).with_for_update()
+    ad = await uow.session.scalar(query)
     if ad is None:
         raise AdNotFound
     if ad.suspended_at is None:
-        ad.suspended_at = command.now
+        ad.suspended_at = uow.now
         ad.revision += 1
-        await session.flush()
-    return _changed(ad)
+        await uow.session.flush()
+    return _changed(uow, ad, command.actor)
 
 
-_LIVE_AD = text(
-    "SELECT 1 FROM ads a JOIN users u ON u.id = a.owner_id WHERE a.id = :id AND a.status = 'active' "
-    "AND a.deleted_at IS NULL AND a.suspended_at IS NULL AND a.expires_at > now() AND u.blocked_at IS NULL"
-)
+_PUBLIC_AD = text(f"SELECT 1 FROM ads a JOIN users u ON u.id = a.owner_id WHERE a.id = :id AND {PUBLIC_AD_SQL}")
 
 
-async def save_favorite(command: SaveFavorite, session: AsyncSession) -> None:
-    """Idempotent both ways; only an ad anyone can see can be saved."""
-    if not command.saved:
-        await session.execute(
-            delete(Favorite).where(Favorite.user_id == command.user_id, Favorite.ad_id == command.ad_id)
-        )
-        return
-    if await session.scalar(_LIVE_AD, {"id": command.ad_id}) is None:
+async def save_favorite(command: Command[SaveFavorite], uow: UnitOfWork) -> None:
+    """Idempotent; only an ad anyone can see can be saved."""
+    ad_id, user_id = command.payload.ad_id, command.actor.user_id
+    if await uow.session.scalar(_PUBLIC_AD, {"id": ad_id}) is None:
         raise AdNotFound
-    await session.execute(
-        insert(Favorite)
-        .values(user_id=command.user_id, ad_id=command.ad_id, created_at=datetime.now(UTC))
-        .on_conflict_do_nothing()
+    await uow.session.execute(
+        insert(Favorite).values(user_id=user_id, ad_id=ad_id, created_at=uow.now).on_conflict_do_nothing()
     )
+    uow.touch(user_key(user_id))
 
 
-async def report_ad(command: ReportAd, session: AsyncSession) -> UUID:
-    if await session.scalar(_LIVE_AD, {"id": command.ad_id}) is None:
+async def unsave_favorite(command: Command[UnsaveFavorite], uow: UnitOfWork) -> None:
+    """Idempotent: unsaving an ad that is not saved (or gone) is fine."""
+    user_id = command.actor.user_id
+    await uow.session.execute(
+        delete(Favorite).where(Favorite.user_id == user_id, Favorite.ad_id == command.payload.ad_id)
+    )
+    uow.touch(user_key(user_id))
+
+
+async def report_ad(command: Command[ReportAd], uow: UnitOfWork) -> UUID:
+    """One report per user and ad, of an ad anyone can see; returns the report's id."""
+    payload = command.payload
+    if await uow.session.scalar(_PUBLIC_AD, {"id": payload.ad_id}) is None:
         raise AdNotFound
     report = Report(
-        ad_id=command.ad_id,
+        ad_id=payload.ad_id,
         reporter_id=command.actor.user_id,
-        reason=command.report.reason,
-        detail=command.report.detail.strip() if command.report.detail else None,
+        reason=payload.report.reason,
+        detail=payload.report.detail.strip() if payload.report.detail else None,
     )
     try:
-        async with session.begin_nested():
-            session.add(report)
-            await session.flush()
+        async with uow.session.begin_nested():
+            uow.session.add(report)
+            await uow.session.flush()
     except IntegrityError as exc:
         raise AlreadyReported from exc
     return report.id
 
+
+# -- the expiry job's commands ------------------------------------------------------------------
 
 _EXPIRE = text(
     """
@@ -319,8 +342,6 @@ _EXPIRE = text(
 class ExpireAds(CamelStruct):
     """Mark every active ad whose ``expiresAt`` has passed as ``expired`` (it leaves search)."""
 
-    now: datetime
-
 
 class AdsExpired(CamelStruct):
     ad_ids: list[UUID]
@@ -330,24 +351,19 @@ class AdsExpired(CamelStruct):
         return len(self.ad_ids)
 
 
-async def expire_ads(command: ExpireAds, connection: AsyncConnection) -> AdsExpired:
-    """Idempotent: a second run finds nothing left to expire. Served by ``ix_ads_active_expires_at``."""
-    result = await connection.execute(_EXPIRE, {"now": command.now})
-    return AdsExpired(ad_ids=[row[0] for row in result.fetchall()])
+async def expire_ads(command: Command[ExpireAds], uow: UnitOfWork) -> AdsExpired:
+    """Idempotent: a second run finds nothing left to expire. Served by ``ix_ads_active_expires_at``.
+    Search pages and the expired ads' details move on (search filters on ``expiresAt`` anyway:
+    cached pages only held them until then)."""
+    result = await uow.session.execute(_EXPIRE, {"now": uow.now})
+    expired = AdsExpired(ad_ids=[row[0] for row in result.all()])
+    if expired.ad_ids:
+        uow.touch(SEARCH, *(ad_key(ad_id) for ad_id in expired.ad_ids))
+    return expired
 
 
 class WarnExpiringAds(CamelStruct):
-    """Owners of active ads expiring within 3 days get one email per expiry date."""
-
-    now: datetime
-
-
-class ExpiringAd(CamelStruct):
-    ad_id: UUID
-    title: str
-    expires_at: datetime
-    owner_email: str
-    owner_name: str
+    """Owners of active ads expiring within 3 days get one email per ad and expiry date."""
 
 
 _WARN = text(
@@ -362,8 +378,20 @@ _WARN = text(
 )
 
 
-async def warn_expiring_ads(command: WarnExpiringAds, connection: AsyncConnection) -> list[ExpiringAd]:
-    """Marks the ads warned (a renew clears the mark) and returns whom to email; served by
-    ``ix_ads_active_expires_at``. The caller queues the emails in the same transaction."""
-    rows = (await connection.execute(_WARN, {"now": command.now, "until": command.now + EXPIRY_WARNING})).all()
-    return [ExpiringAd(ad_id=r[0], title=r[1], expires_at=r[2], owner_email=r[3], owner_name=r[4]) for r in rows]
+async def warn_expiring_ads(command: Command[WarnExpiringAds], uow: UnitOfWork) -> int:
+    """Marks the ads warned (a renew clears the mark) and queues their owners' emails with the
+    marks; returns how many ads were warned. Served by ``ix_ads_active_expires_at``."""
+    now = uow.now
+    rows = (await uow.session.execute(_WARN, {"now": now, "until": now + EXPIRY_WARNING})).all()
+    for ad_id, title, expires_at, email, name in rows:
+        subject, body = expiring_email(name, title, expires_at)
+        await uow.add_email(
+            QueueEmail(
+                kind="ad_expiring",
+                dedupe_key=f"expiring:{ad_id}:{expires_at:%Y%m%d}",
+                to=email,
+                subject=subject,
+                body=body,
+            )
+        )
+    return len(rows)

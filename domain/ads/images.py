@@ -1,16 +1,23 @@
-"""Pure rules of ad images: what may be uploaded, and which optimized sizes the job writes.
+"""Ad images: the rules (what may be uploaded, which optimized sizes the job writes) and the two
+writes, an upload (:func:`add_image`) and the end of its processing (:func:`finish_image`).
 
-No I/O and no imaging library here: the upload route sniffs and counts with these rules, the
-image job (``rural24.jobs.images``) decodes with Pillow and follows :func:`plan_sizes`.
+No imaging library here: the image job (``rural24.ads.image_jobs``) decodes with Pillow and follows
+:func:`plan_sizes`, then finishes the image through :func:`finish_image`.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, Protocol
 from uuid import UUID
 
 import msgspec
+from sqlalchemy import text
+
+from domain.ads.errors import AdNotFound, InvalidAd
+from domain.ads.vocabulary import ImageStatus
+from domain.shared.ports import ReadConnection
+from domain.shared.unit_of_work import SEARCH, Command, Handler, UnitOfWork, ad_key, user_key
 
 ImageType = Literal["image/jpeg", "image/png", "image/webp"]
 
@@ -96,3 +103,144 @@ def is_valid_key(key: str, max_length: int = 255) -> bool:
     if not key or len(key) > max_length:
         return False
     return all(_KEY_SEGMENT.fullmatch(segment) for segment in key.split("/"))
+
+
+# -- the upload ---------------------------------------------------------------------------------
+
+PROCESS_JOB = "process_ad_image"
+"""The job an upload sets off (``rural24.ads.image_jobs``)."""
+
+
+class OriginalStore(Protocol):
+    """Where uploaded originals are kept (``infrastructure.media.MediaStorage`` is one)."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+
+class AddImage(msgspec.Struct, frozen=True):
+    """An uploaded file for an ad. ``image_id`` is the caller's: it names the original's media key
+    (:func:`original_key`), which the caller removes again when the write fails."""
+
+    ad_id: UUID
+    image_id: UUID
+    content: bytes
+
+
+_LOCK_AD = text("SELECT owner_id FROM ads WHERE id = :ad_id AND deleted_at IS NULL FOR NO KEY UPDATE")
+_COUNT_IMAGES = text(
+    "SELECT count(*) FILTER (WHERE status <> 'failed') AS kept, COALESCE(max(position) + 1, 0) AS next_position "
+    "FROM ad_images WHERE ad_id = :ad_id"
+)
+_INSERT_IMAGE = text(
+    "INSERT INTO ad_images (id, ad_id, position, status, original_key, content_type, byte_size, sizes, "
+    "created_at, updated_at) VALUES (:id, :ad_id, :position, 'processing', :original_key, :content_type, "
+    ":byte_size, '{}'::jsonb, :now, :now)"
+)
+_TOUCH_AD = text("UPDATE ads SET revision = revision + 1, updated_at = :now WHERE id = :ad_id")
+
+
+def add_image(originals: OriginalStore) -> Handler[AddImage, None]:
+    """The upload's handler, keeping originals in ``originals``.
+
+    Refuses, in this order: an ad that is missing, deleted or not the actor's (404, whoever asks:
+    another user's ad looks missing), a file that is not a JPEG, PNG or WebP (422), an ad that
+    holds :data:`MAX_IMAGES_PER_AD` images already (422). Then it stores the original, adds the
+    image as ``processing``, moves the ad's revision on (its detail lists processing images too)
+    and records the processing job with the image (a queue that is down delays it, never loses it).
+    """
+
+    async def handle(command: Command[AddImage], uow: UnitOfWork) -> None:
+        upload, session = command.payload, uow.session
+        # The ad row is locked until commit: concurrent uploads to one ad count one after the other.
+        owner_id = await session.scalar(_LOCK_AD, {"ad_id": upload.ad_id})
+        if owner_id is None or owner_id != command.actor.user_id:
+            raise AdNotFound
+        content_type = sniff_image_type(upload.content[:SNIFF_BYTES])
+        if content_type is None:
+            raise InvalidAd("file", INVALID_IMAGE)
+        counts = (await session.execute(_COUNT_IMAGES, {"ad_id": upload.ad_id})).one()
+        if image_limit_reached(counts.kept):
+            raise InvalidAd("file", f"an ad holds at most {MAX_IMAGES_PER_AD} images")
+
+        key = original_key(upload.ad_id, upload.image_id)
+        await originals.put(key, upload.content, content_type)
+        await session.execute(
+            _INSERT_IMAGE,
+            {
+                "id": upload.image_id,
+                "ad_id": upload.ad_id,
+                "position": counts.next_position,
+                "original_key": key,
+                "content_type": content_type,
+                "byte_size": len(upload.content),
+                "now": uow.now,
+            },
+        )
+        await session.execute(_TOUCH_AD, {"ad_id": upload.ad_id, "now": uow.now})
+        uow.touch(ad_key(upload.ad_id), user_key(command.actor.user_id))
+        await uow.add_job(PROCESS_JOB, key=f"image:{upload.image_id}", image_id=str(upload.image_id))
+
+    return handle
+
+
+# -- the processing -----------------------------------------------------------------------------
+
+
+class ImageToProcess(msgspec.Struct, frozen=True):
+    """What the image job reads before rendering."""
+
+    ad_id: UUID
+    status: ImageStatus
+    original_key: str
+
+
+async def image_to_process(image_id: UUID, db: ReadConnection) -> ImageToProcess | None:
+    """The image and where its original is; ``None`` when it is gone (its ad was deleted?)."""
+    row = await db.fetchrow("SELECT ad_id, status, original_key FROM ad_images WHERE id = $1", image_id)
+    return None if row is None else ImageToProcess(row["ad_id"], row["status"], row["original_key"])
+
+
+class FinishImage(msgspec.Struct, frozen=True):
+    """The job's outcome: ``ready`` with ``sizes`` (slot → media key), or ``failed`` with ``error``."""
+
+    image_id: UUID
+    sizes: dict[str, str] | None = None
+    error: str | None = None
+
+
+_LOCK_IMAGE_AD = text(
+    "SELECT a.id, a.owner_id FROM ad_images i JOIN ads a ON a.id = i.ad_id WHERE i.id = :id FOR NO KEY UPDATE OF a"
+)
+_FINISH = text(
+    "UPDATE ad_images SET status = :status, sizes = CAST(:sizes AS jsonb), error = :error, updated_at = :now "
+    "WHERE id = :id AND status = 'processing' RETURNING id"
+)
+_STATUS = text("SELECT status FROM ad_images WHERE id = :id")
+
+
+async def finish_image(command: Command[FinishImage], uow: UnitOfWork) -> str:
+    """``ready`` or ``failed``; the ad's revision moves on (its ``ETag`` changes) and so do its
+    detail, search pages and the owner's own reads. Only an image still ``processing`` changes (a
+    concurrent run that finished first wins). Returns the image's status (``missing``: gone)."""
+    finished, session = command.payload, uow.session
+    # the ad first, like every other writer of an ad and its images (one lock order)
+    ad = (await session.execute(_LOCK_IMAGE_AD, {"id": finished.image_id})).first()
+    if ad is None:
+        return "missing"
+    status = "failed" if finished.error is not None else "ready"
+    changed = await session.execute(
+        _FINISH,
+        {
+            "id": finished.image_id,
+            "status": status,
+            "sizes": msgspec.json.encode(finished.sizes or {}).decode(),
+            "error": finished.error,
+            "now": uow.now,
+        },
+    )
+    if changed.first() is None:
+        current = await session.scalar(_STATUS, {"id": finished.image_id})
+        return str(current) if current is not None else "missing"
+    await session.execute(_TOUCH_AD, {"ad_id": ad.id, "now": uow.now})
+    uow.touch(ad_key(ad.id), SEARCH, user_key(ad.owner_id))
+    return status

@@ -26,17 +26,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.ads.rules import LIVE_AD_SQL
+from domain.ads.vocabulary import (
+    AD_STATUSES,
+    ALERT_FREQUENCIES,
+    CONDITIONS,
+    CURRENCIES,
+    IMAGE_STATUSES,
+    REPORT_REASONS,
+)
 from domain.shared.text import sql_fold
-
-AD_STATUSES = ("active", "paused", "sold", "expired")
-CURRENCIES = ("ARS", "USD")
-CONDITIONS = ("new", "used")
-IMAGE_STATUSES = ("processing", "ready", "failed")
-REPORT_REASONS = ("spam", "prohibited", "fraud", "duplicate", "miscategorized", "other")
-ALERT_FREQUENCIES = ("instant", "daily")
-
-# Only these ads are shown to the public; every search index is partial on it.
-LIVE_AD = "status = 'active' AND deleted_at IS NULL AND suspended_at IS NULL"
 
 # Spanish stemming on accent-folded text: "Córdoba" and "cordoba", "tractores" and "Tractor" meet.
 SEARCH_DOCUMENT = (
@@ -52,6 +51,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 class Ad(UUIDv7AuditBase):
     __tablename__ = "ads"
+    # The ix_ads_live_* indexes are partial on LIVE_AD_SQL: the part of the public-ad rule
+    # (domain.ads.rules) an index can hold.
     __table_args__ = (
         CheckConstraint(_in("status", AD_STATUSES), name="status_known"),
         CheckConstraint(_in("currency", CURRENCIES), name="currency_known"),
@@ -63,7 +64,7 @@ class Ad(UUIDv7AuditBase):
             text("is_featured DESC"),
             text("created_at DESC"),
             text("id DESC"),
-            postgresql_where=text(LIVE_AD),
+            postgresql_where=text(LIVE_AD_SQL),
         ),
         # search by category (and its sub-categories), sort=recent
         Index(
@@ -72,7 +73,7 @@ class Ad(UUIDv7AuditBase):
             text("is_featured DESC"),
             text("created_at DESC"),
             text("id DESC"),
-            postgresql_where=text(LIVE_AD),
+            postgresql_where=text(LIVE_AD_SQL),
         ),
         # search by province, sort=recent
         Index(
@@ -81,7 +82,7 @@ class Ad(UUIDv7AuditBase):
             text("is_featured DESC"),
             text("created_at DESC"),
             text("id DESC"),
-            postgresql_where=text(LIVE_AD),
+            postgresql_where=text(LIVE_AD_SQL),
         ),
         # search by category and province together, sort=recent (the commonest filter pair)
         Index(
@@ -91,10 +92,10 @@ class Ad(UUIDv7AuditBase):
             text("is_featured DESC"),
             text("created_at DESC"),
             text("id DESC"),
-            postgresql_where=text(LIVE_AD),
+            postgresql_where=text(LIVE_AD_SQL),
         ),
         # search with currency (and minPrice/maxPrice), sort=price_asc (prices compare within one currency)
-        Index("ix_ads_live_currency_price", "currency", "price", "id", postgresql_where=text(LIVE_AD)),
+        Index("ix_ads_live_currency_price", "currency", "price", "id", postgresql_where=text(LIVE_AD_SQL)),
         # search with currency (and minPrice/maxPrice), sort=price_desc: "a convenir" (NULL) last,
         # which a backward scan of ix_ads_live_currency_price cannot give
         Index(
@@ -102,23 +103,23 @@ class Ad(UUIDv7AuditBase):
             "currency",
             text("price DESC NULLS LAST"),
             text("id DESC"),
-            postgresql_where=text(LIVE_AD),
+            postgresql_where=text(LIVE_AD_SQL),
         ),
         # search without currency, sort=price_asc (any filter the planner would rather walk in price order)
-        Index("ix_ads_live_price", "price", "id", postgresql_where=text(LIVE_AD)),
+        Index("ix_ads_live_price", "price", "id", postgresql_where=text(LIVE_AD_SQL)),
         # search without currency, sort=price_desc ("a convenir" last)
         Index(
             "ix_ads_live_price_desc",
             text("price DESC NULLS LAST"),
             text("id DESC"),
-            postgresql_where=text(LIVE_AD),
+            postgresql_where=text(LIVE_AD_SQL),
         ),
         # search with q: Spanish full text over title, locality and description
         Index(
             "ix_ads_live_search_document",
             "search_document",
             postgresql_using="gin",
-            postgresql_where=text(LIVE_AD),
+            postgresql_where=text(LIVE_AD_SQL),
         ),
         # GET /api/me/ads and a seller's public profile: one owner's ads, newest first
         Index("ix_ads_owner_created", "owner_id", text("created_at DESC")),

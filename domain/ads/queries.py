@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -13,10 +11,13 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from domain.ads.commands import Condition, Currency
+from domain.ads.rules import PUBLIC_AD_SQL, is_public
+from domain.ads.vocabulary import AdStatus, Condition, Currency, ImageStatus, ReportReason
+from domain.catalog.provinces import province_problem
 from domain.catalog.queries import CategoryRead
+from domain.shared import cursors
 from domain.shared.errors import InvalidInput
-from domain.shared.fields import MAX_AMOUNT, is_amount, to_amount
+from domain.shared.fields import MAX_AMOUNT, Amount, Line, is_amount, to_amount
 from domain.shared.ports import ReadConnection, Row
 from domain.shared.structs import CamelStruct, ReadModel
 from domain.shared.text import fold_accents
@@ -33,9 +34,6 @@ MAX_RANK = 1e6
 """``ts_rank`` is a ``real`` well below this; a cursor rank beyond it was not made by us."""
 
 SortOrder = Literal["recent", "price_asc", "price_desc", "relevance"]
-AdStatus = Literal["active", "paused", "sold", "expired"]
-"""The ``ads.status`` values (its check constraint); suspension and deletion are flags of their own."""
-ReportReason = Literal["spam", "prohibited", "fraud", "duplicate", "miscategorized", "other"]
 
 
 # -- read models ------------------------------------------------------------------------------
@@ -89,7 +87,7 @@ class OwnAdSummary(ReadModel):
 
 class AdImageRead(ReadModel):
     id: UUID
-    status: Literal["processing", "ready", "failed"]
+    status: ImageStatus
     urls: dict[str, str]
     """Width (``"1200"``, ``"400"``) → URL of the optimized WebP; empty until ready."""
 
@@ -143,16 +141,23 @@ class VisibleAd(msgspec.Struct, frozen=True):
 # -- queries ------------------------------------------------------------------------------------
 
 
-class SearchAds(CamelStruct, forbid_unknown_fields=True, omit_defaults=True):
-    """``GET /api/ads/search`` parameters, normalised so that equivalent searches share a cache entry."""
+class SearchFilters(CamelStruct, forbid_unknown_fields=True, omit_defaults=True):
+    """The filters of ``GET /api/ads/search``, with the same checks (prices are decimal strings);
+    a saved search keeps them."""
 
-    q: str | None = None
-    category: str | None = None
-    province: str | None = None
-    min_price: Decimal | None = None
-    max_price: Decimal | None = None
-    currency: Literal["ARS", "USD"] | None = None
-    condition: Literal["new", "used"] | None = None
+    q: Annotated[Line, Meta(max_length=MAX_QUERY_LENGTH)] | None = None
+    category: Annotated[Line, Meta(max_length=MAX_CATEGORY_LENGTH)] | None = None
+    province: Annotated[Line, Meta(max_length=MAX_PROVINCE_LENGTH)] | None = None
+    min_price: Amount | None = None
+    max_price: Amount | None = None
+    currency: Currency | None = None
+    condition: Condition | None = None
+
+
+class SearchAds(SearchFilters):
+    """``GET /api/ads/search``: the filters and the page asked for. :func:`normalise_search` makes
+    equivalent searches equal, so that they share a cache entry."""
+
     sort: SortOrder = "recent"
     page: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = 1
     page_size: Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE
@@ -208,14 +213,12 @@ def normalise_search(query: SearchAds, categories: CategoryTree, provinces: froz
             raise SearchRejected("category", f"unknown category {query.category!r}")
         category = str(category_id)  # slug or id: one cache entry
     province = query.province.strip().lower() if query.province else None
-    if province is not None and province not in provinces:
-        raise SearchRejected("province", f"unknown province code {province!r}")
-    for name, bound in (("minPrice", query.min_price), ("maxPrice", query.max_price)):
-        if bound is not None and (not bound.is_finite() or bound < 0 or bound > MAX_AMOUNT):
-            raise SearchRejected(name, f"{name} must be an amount from 0 to {MAX_AMOUNT}")
-    if (query.min_price is not None or query.max_price is not None) and query.currency is None:
+    if province is not None and (problem := province_problem(province, provinces)):
+        raise SearchRejected("province", problem)
+    min_price, max_price = _amount("minPrice", query.min_price), _amount("maxPrice", query.max_price)
+    if (min_price is not None or max_price is not None) and query.currency is None:
         raise SearchRejected("currency", "minPrice and maxPrice compare prices within one currency: add currency")
-    if query.min_price is not None and query.max_price is not None and query.min_price > query.max_price:
+    if min_price is not None and max_price is not None and min_price > max_price:
         raise SearchRejected("minPrice", "minPrice is above maxPrice")
     if query.sort == "relevance" and not q:
         raise SearchRejected("sort", "sort=relevance needs q")
@@ -226,8 +229,8 @@ def normalise_search(query: SearchAds, categories: CategoryTree, provinces: froz
         q=q or None,
         category=category,
         province=province,
-        min_price=query.min_price,
-        max_price=query.max_price,
+        min_price=None if min_price is None else str(min_price),
+        max_price=None if max_price is None else str(max_price),
         currency=query.currency,
         condition=query.condition,
         sort=sort,
@@ -237,12 +240,21 @@ def normalise_search(query: SearchAds, categories: CategoryTree, provinces: froz
     )
 
 
+def _amount(name: str, bound: object) -> Decimal | None:
+    """A price bound as a ``Decimal`` with 2 decimals; refused unless it is an :data:`Amount`."""
+    if bound is None:
+        return None
+    if not is_amount(bound):
+        raise SearchRejected(name, f"{name} must be an amount from 0 to {MAX_AMOUNT}")
+    return to_amount(bound)
+
+
 def cache_key(query: SearchAds) -> bytes:
     """Canonical bytes of a normalised search (defaults omitted, fixed field order)."""
     return msgspec.json.encode(query)
 
 
-# Keyset cursors: the sort key of the last row, opaque to clients (urlsafe base64 of JSON).
+# Keyset cursors (domain.shared.cursors): the sort order, then the sort key of the last row.
 
 
 def _encode_cursor(sort: SortOrder, row: Row) -> str:
@@ -253,44 +265,35 @@ def _encode_cursor(sort: SortOrder, row: Row) -> str:
     else:
         price = row["price"]
         values = [None if price is None else str(price), str(row["id"])]
-    return base64.urlsafe_b64encode(msgspec.json.encode([sort, *values])).decode().rstrip("=")
+    return cursors.encode([sort, *values])
 
 
 def _decode_cursor(cursor: str, sort: SortOrder) -> list[Any]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        decoded = msgspec.json.decode(raw)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
+        decoded = cursors.decode(cursor)
+    except cursors.BadCursor:
         raise SearchRejected("cursor", "not a cursor from a previous page") from None
-    if not isinstance(decoded, list) or not decoded or decoded[0] != sort:
+    if not decoded or decoded[0] != sort:
         raise SearchRejected("cursor", "the cursor belongs to another sort order")
     values: list[Any] = decoded[1:]
     # Every value is range-checked: it becomes a SQL parameter, and one the column cannot hold
     # (a price of 1e999999, a rank of 1e308, a naive time) would fail in PostgreSQL, not here.
     try:
         if sort == "recent" and len(values) == 3 and isinstance(values[0], bool):
-            created_at = datetime.fromisoformat(values[1])
-            if created_at.tzinfo is not None:
-                return [values[0], created_at.astimezone(UTC), UUID(values[2])]
-        elif sort == "relevance" and len(values) == 2 and type(values[0]) in (int, float):
+            return [values[0], cursors.read_time(values[1]), cursors.read_id(values[2])]
+        if sort == "relevance" and len(values) == 2 and type(values[0]) in (int, float):
             rank = float(values[0])
             if 0 <= rank <= MAX_RANK:
-                return [rank, UUID(values[1])]
+                return [rank, cursors.read_id(values[1])]
         elif sort in ("price_asc", "price_desc") and len(values) == 2:
             if values[0] is None:
-                return [None, UUID(values[1])]
+                return [None, cursors.read_id(values[1])]
             if is_amount(values[0]):
-                return [to_amount(values[0]), UUID(values[1])]
-    except (TypeError, ValueError, AttributeError, OverflowError):  # UUID(123) is an AttributeError
+                return [to_amount(values[0]), cursors.read_id(values[1])]
+    except cursors.BadCursor:
         pass
     raise SearchRejected("cursor", "not a cursor from a previous page")
 
-
-# Only what anyone may see; every search index is partial on the first three conditions.
-_LIVE = (
-    "a.status = 'active' AND a.deleted_at IS NULL AND a.suspended_at IS NULL "
-    "AND a.expires_at > now() AND u.blocked_at IS NULL"
-)
 
 _SUMMARY_COLUMNS = """
 a.id, a.title, a.price, a.currency, a.province_code, a.locality,
@@ -336,7 +339,7 @@ def build_search_sql(query: SearchAds, categories: CategoryTree) -> tuple[str, l
         args.append(value)
         return f"${len(args)}"
 
-    where = [_LIVE]
+    where = [PUBLIC_AD_SQL]
     select_rank = ""
     if query.q:
         tsquery = _TSQUERY.replace("$1", arg(query.q))
@@ -351,9 +354,9 @@ def build_search_sql(query: SearchAds, categories: CategoryTree) -> tuple[str, l
     if query.currency:
         where.append(f"a.currency = {arg(query.currency)}")
     if query.min_price is not None:
-        where.append(f"a.price >= {arg(query.min_price)}")
+        where.append(f"a.price >= {arg(to_amount(query.min_price))}")
     if query.max_price is not None:
-        where.append(f"a.price <= {arg(query.max_price)}")
+        where.append(f"a.price <= {arg(to_amount(query.max_price))}")
     if query.condition:
         where.append(f"a.condition = {arg(query.condition)}")
     if query.cursor:
@@ -390,11 +393,9 @@ async def search_ads(
     db: ReadConnection,
     categories: CategoryTree,
     media_url: MediaUrl,
-    *,
-    after_lsn: int | None = None,
 ) -> SearchPage:
     sql, args = build_search_sql(query, categories)
-    rows = await db.fetch(sql, *args, after_lsn=after_lsn)
+    rows = await db.fetch(sql, *args)
     has_more = len(rows) > query.page_size
     rows = rows[: query.page_size]
     next_cursor = _encode_cursor(query.sort, rows[-1]) if has_more and rows else None
@@ -405,7 +406,7 @@ _DETAIL_SQL = """
 SELECT a.id, a.title, a.description, a.price, a.currency, a.province_code, a.locality, a.condition,
        a.status, a.is_featured, a.expires_at, a.created_at, a.updated_at, a.revision, a.owner_id,
        a.deleted_at IS NOT NULL AS deleted, a.suspended_at IS NOT NULL AS suspended,
-       a.expires_at > now() AS unexpired,
+       now() AS checked_at,
        c.id AS category_id, c.slug AS category_slug, c.name AS category_name,
        u.name AS seller_name, u.province_code AS seller_province, u.created_at AS seller_since,
        u.blocked_at IS NOT NULL AS seller_blocked,
@@ -417,10 +418,8 @@ WHERE a.id = $1
 """
 
 
-async def get_ad(
-    ad_id: UUID, db: ReadConnection, media_url: MediaUrl, *, after_lsn: int | None = None
-) -> VisibleAd | None:
-    row = await db.fetchrow(_DETAIL_SQL, ad_id, after_lsn=after_lsn)
+async def get_ad(ad_id: UUID, db: ReadConnection, media_url: MediaUrl) -> VisibleAd | None:
+    row = await db.fetchrow(_DETAIL_SQL, ad_id)
     if row is None:
         return None
     images = [
@@ -451,12 +450,13 @@ async def get_ad(
         row["deleted"],
         row["suspended"],
     )
-    public = (
-        row["status"] == "active"
-        and not row["deleted"]
-        and not row["suspended"]
-        and row["unexpired"]
-        and not row["seller_blocked"]
+    public = is_public(
+        status=row["status"],
+        deleted=row["deleted"],
+        suspended=row["suspended"],
+        expires_at=row["expires_at"],
+        seller_blocked=row["seller_blocked"],
+        now=row["checked_at"],  # the database's clock, as PUBLIC_AD_SQL compares with now()
     )
     return VisibleAd(detail, row["revision"], row["owner_id"], public)
 
@@ -475,10 +475,10 @@ LIMIT $2 OFFSET $3
 
 
 async def list_own_ads(
-    owner_id: UUID, page: int, page_size: int, db: ReadConnection, media_url: MediaUrl, *, after_lsn: int | None
+    owner_id: UUID, page: int, page_size: int, db: ReadConnection, media_url: MediaUrl
 ) -> list[OwnAdSummary]:
     """Served by ``ix_ads_owner_created``."""
-    rows = await db.fetch(_OWN_ADS_SQL, owner_id, page_size, (page - 1) * page_size, after_lsn=after_lsn)
+    rows = await db.fetch(_OWN_ADS_SQL, owner_id, page_size, (page - 1) * page_size)
     return [
         OwnAdSummary(
             row["id"],
@@ -504,17 +504,17 @@ _FAVORITES_SQL = f"""
 SELECT {_SUMMARY_COLUMNS}
 FROM favorites f
 JOIN ads a ON a.id = f.ad_id JOIN users u ON u.id = a.owner_id JOIN categories c ON c.id = a.category_id
-WHERE f.user_id = $1 AND {_LIVE}
+WHERE f.user_id = $1 AND {PUBLIC_AD_SQL}
 ORDER BY f.created_at DESC
 LIMIT $2 OFFSET $3
 """
 
 
 async def list_favorites(
-    user_id: UUID, page: int, page_size: int, db: ReadConnection, media_url: MediaUrl, *, after_lsn: int | None
+    user_id: UUID, page: int, page_size: int, db: ReadConnection, media_url: MediaUrl
 ) -> list[AdSummary]:
     """Saved ads that are still live, newest saved first (``ix_favorites_user_created``)."""
-    rows = await db.fetch(_FAVORITES_SQL, user_id, page_size, (page - 1) * page_size, after_lsn=after_lsn)
+    rows = await db.fetch(_FAVORITES_SQL, user_id, page_size, (page - 1) * page_size)
     return [_summary(row, media_url) for row in rows]
 
 

@@ -21,6 +21,8 @@ _TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 def check_transition(current: str, wanted: str) -> None:
+    """Refuse (:class:`ForbiddenTransition`) an owner's status change the lifecycle does not allow;
+    asking for the status the ad already has is allowed (and changes nothing)."""
     if current == wanted:
         return
     if wanted not in _TRANSITIONS.get(current, frozenset()):
@@ -29,6 +31,7 @@ def check_transition(current: str, wanted: str) -> None:
 
 
 def check_price(price: Decimal | None) -> Decimal | None:
+    """The price with 2 decimals, or :class:`InvalidAd` (field ``price``) when no column can hold it."""
     if price is None:
         return None
     if not price.is_finite() or price < 0:
@@ -42,11 +45,33 @@ def check_price(price: Decimal | None) -> Decimal | None:
 
 
 def can_renew(status: str, expires_at: datetime, now: datetime) -> bool:
+    """An expired ad, or an active one within :data:`RENEW_WINDOW` of its expiry."""
     return status == "expired" or (status == "active" and expires_at - now <= RENEW_WINDOW)
+
+
+# -- the public-ad rule ---------------------------------------------------------------------------
+# What anyone may see: an active ad, neither deleted nor suspended, not expired, whose seller is not
+# blocked. Written twice side by side, once in SQL and once in Python; tests/unit/test_ad_rules.py
+# and tests/integration/test_public_ad_rule.py check that both agree on every case.
+
+
+def _own_flags(alias: str) -> str:
+    return f"{alias}status = 'active' AND {alias}deleted_at IS NULL AND {alias}suspended_at IS NULL"
+
+
+LIVE_AD_SQL = _own_flags("")
+"""The part of the public-ad rule an index predicate can hold, over the ``ads`` columns without
+alias: an index ``WHERE`` must be immutable, so neither ``now()`` (expiry) nor the seller's row
+(blocking) can be in it. Every ``ix_ads_live_*`` index is partial on it, and :data:`PUBLIC_AD_SQL`
+starts with the same conditions so that the planner can use those indexes."""
+
+PUBLIC_AD_SQL = f"{_own_flags('a.')} AND a.expires_at > now() AND u.blocked_at IS NULL"
+"""The public-ad rule in SQL, for ``ads a JOIN users u ON u.id = a.owner_id`` (``u`` is the seller)."""
 
 
 def is_public(
     *, status: str, deleted: bool, suspended: bool, expires_at: datetime, seller_blocked: bool, now: datetime
 ) -> bool:
-    """What anyone may see: the same rule the search SQL applies."""
-    return status == "active" and not deleted and not suspended and not seller_blocked and expires_at > now
+    """The public-ad rule in Python: :data:`PUBLIC_AD_SQL` on one ad, with ``now`` the clock its
+    expiry is compared to."""
+    return status == "active" and not deleted and not suspended and expires_at > now and not seller_blocked

@@ -7,50 +7,35 @@ matching a new ad against every instant search is one SQL statement.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from msgspec import Meta
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.accounts.errors import AccountGone
 from domain.ads.errors import AdError, InvalidAd
-from domain.ads.queries import (
-    MAX_CATEGORY_LENGTH,
-    MAX_PROVINCE_LENGTH,
-    MAX_QUERY_LENGTH,
-    CategoryTree,
-    SearchAds,
-    SearchRejected,
-    normalise_search,
-)
-from domain.shared.fields import Amount, Line, to_amount
+from domain.ads.queries import CategoryTree, SearchAds, SearchFilters, SearchRejected, normalise_search
+from domain.ads.rules import PUBLIC_AD_SQL
+from domain.ads.vocabulary import AlertFrequency
+from domain.catalog.queries import active_categories
+from domain.catalog.reference import PROVINCE_CODES
+from domain.shared.fields import Line, to_amount
 from domain.shared.ports import ReadConnection
 from domain.shared.structs import CamelStruct, ReadModel
+from domain.shared.unit_of_work import Command, UnitOfWork, user_key
 
 MAX_SAVED_SEARCHES = 20
 
 
-class SearchFilters(CamelStruct, forbid_unknown_fields=True, omit_defaults=True):
-    """The filters of ``GET /api/ads/search``, with the same checks (prices are decimal strings)."""
-
-    q: Annotated[Line, Meta(max_length=MAX_QUERY_LENGTH)] | None = None
-    category: Annotated[Line, Meta(max_length=MAX_CATEGORY_LENGTH)] | None = None
-    province: Annotated[Line, Meta(max_length=MAX_PROVINCE_LENGTH)] | None = None
-    min_price: Amount | None = None
-    max_price: Amount | None = None
-    currency: Literal["ARS", "USD"] | None = None
-    condition: Literal["new", "used"] | None = None
-
-
 class NewSavedSearch(CamelStruct, forbid_unknown_fields=True):
     filters: SearchFilters
-    frequency: Literal["instant", "daily"] = "daily"
+    frequency: AlertFrequency = "daily"
     name: Annotated[Line, Meta(min_length=1, max_length=120)] | None = None
 
 
@@ -71,7 +56,7 @@ class SavedSearchRead(ReadModel):
     id: UUID
     name: str
     filters: SearchFilters
-    frequency: Literal["instant", "daily"]
+    frequency: AlertFrequency
     created_at: datetime
     last_alerted_at: datetime | None
     error: Annotated[
@@ -100,24 +85,13 @@ def _describe(filters: SearchFilters) -> str:
 _LOCK_USER = text("SELECT id FROM users WHERE id = :u FOR NO KEY UPDATE")
 
 
-async def save_search(
-    user_id: UUID, new: NewSavedSearch, session: AsyncSession, categories: CategoryTree, provinces: frozenset[str]
-) -> UUID:
+async def save_search(command: Command[NewSavedSearch], uow: UnitOfWork) -> UUID:
+    """Keep the caller's search (normalised as search normalises it); 422 for filters search would
+    refuse, 409 beyond :data:`MAX_SAVED_SEARCHES`. Returns the new saved search's id."""
+    user_id, new, session = command.actor.user_id, command.payload, uow.session
+    categories = CategoryTree(await active_categories(session))
     try:
-        filters = new.filters
-        normal = normalise_search(
-            SearchAds(
-                q=filters.q,
-                category=filters.category,
-                province=filters.province,
-                min_price=None if filters.min_price is None else to_amount(filters.min_price),
-                max_price=None if filters.max_price is None else to_amount(filters.max_price),
-                currency=filters.currency,
-                condition=filters.condition,
-            ),
-            categories,
-            provinces,
-        )
+        normal = normalise_search(SearchAds(**msgspec.structs.asdict(new.filters)), categories, PROVINCE_CODES)
     except SearchRejected as exc:
         raise InvalidAd(f"filters.{exc.field}", exc.detail) from None
     # The user's row is locked until commit: concurrent saves of one user count one after the other
@@ -133,12 +107,11 @@ async def save_search(
         q=normal.q,
         category_ids=[str(i) for i in categories.covering(normal.category) or []] if normal.category else None,
         province=normal.province,
-        min_price=normal.min_price,
-        max_price=normal.max_price,
+        min_price=None if normal.min_price is None else to_amount(normal.min_price),
+        max_price=None if normal.max_price is None else to_amount(normal.max_price),
         currency=normal.currency,
         condition=normal.condition,
     )
-    now = datetime.now(UTC)
     saved_id: UUID = await session.scalar(
         text(
             "INSERT INTO saved_searches (id, user_id, name, filters, frequency, last_alerted_at, created_at, "
@@ -150,17 +123,25 @@ async def save_search(
             "name": new.name or _describe(new.filters),
             "filters": msgspec.json.encode(stored).decode(),
             "frequency": new.frequency,
-            "now": now,
+            "now": uow.now,
         },
     )
+    uow.touch(user_key(user_id))
     return saved_id
 
 
-async def delete_saved_search(user_id: UUID, search_id: UUID, session: AsyncSession) -> bool:
-    result = await session.execute(
-        text("DELETE FROM saved_searches WHERE id = :id AND user_id = :u RETURNING id"), {"id": search_id, "u": user_id}
+async def delete_saved_search(command: Command[UUID], uow: UnitOfWork) -> bool:
+    """Delete the caller's saved search ``command.payload``; ``False`` when the caller has none by
+    that id (nothing changed)."""
+    user_id = command.actor.user_id
+    result = await uow.session.execute(
+        text("DELETE FROM saved_searches WHERE id = :id AND user_id = :u RETURNING id"),
+        {"id": command.payload, "u": user_id},
     )
-    return result.first() is not None
+    if result.first() is None:
+        return False
+    uow.touch(user_key(user_id))
+    return True
 
 
 UNREADABLE_FILTERS = "the stored filters cannot be read"
@@ -175,12 +156,11 @@ def _shown_filters(stored: str | bytes) -> tuple[SearchFilters, str | None]:
         return SearchFilters(), UNREADABLE_FILTERS
 
 
-async def list_saved_searches(user_id: UUID, db: ReadConnection, *, after_lsn: int | None) -> list[SavedSearchRead]:
+async def list_saved_searches(user_id: UUID, db: ReadConnection) -> list[SavedSearchRead]:
     rows = await db.fetch(
         "SELECT id, name, filters, frequency, created_at, last_alerted_at, error, failing_since FROM saved_searches "
         "WHERE user_id = $1 ORDER BY created_at DESC",
         user_id,
-        after_lsn=after_lsn,
     )
     saved = []
     for r in rows:
@@ -216,8 +196,10 @@ def _price(key: str) -> str:
     return f"CASE WHEN s.filters->>'{key}' ~ {_PRICE} THEN (s.filters->>'{key}')::numeric END"
 
 
-# A saved search's JSONB filters against an ad ``a``: the query matched against the ad's search
-# document (the same folding and stemming as search), the rest compared as search compares them.
+# A saved search ``s``'s JSONB filters against an ad ``a`` of seller ``u``: the ad must be public
+# (the rule search applies), the query is matched against the ad's search document (the same
+# folding and stemming as search), the rest compared as search compares them. Nobody is alerted
+# about their own ads.
 _FILTERS = f"""
   s.error IS NULL
   AND (s.filters->>'q' IS NULL OR a.search_document @@ websearch_to_tsquery('spanish', s.filters->>'q'))
@@ -227,15 +209,16 @@ _FILTERS = f"""
   AND (s.filters->>'condition' IS NULL OR s.filters->>'condition' = a.condition)
   AND (s.filters->>'minPrice' IS NULL OR a.price >= {_price("minPrice")})
   AND (s.filters->>'maxPrice' IS NULL OR a.price <= {_price("maxPrice")})
-  AND a.status = 'active' AND a.deleted_at IS NULL AND a.suspended_at IS NULL AND a.expires_at > now()
+  AND {PUBLIC_AD_SQL}
   AND a.owner_id <> s.user_id
 """
 
 _INSTANT_SQL = f"""
-    SELECT s.id, s.name, u.email, u.name, a.title
+    SELECT s.id, s.name, r.email, r.name, a.title
     FROM saved_searches s
-    JOIN users u ON u.id = s.user_id AND u.blocked_at IS NULL
+    JOIN users r ON r.id = s.user_id AND r.blocked_at IS NULL
     JOIN ads a ON a.id = :ad_id
+    JOIN users u ON u.id = a.owner_id
     WHERE s.frequency = 'instant' AND {_FILTERS}
 """
 _INSTANT = text(_INSTANT_SQL)
@@ -244,8 +227,8 @@ _INSTANT_IDS = text("SELECT id FROM saved_searches WHERE frequency = 'instant' A
 
 _DUE_DAILY = text(
     """
-    SELECT s.id, s.name, u.email, u.name
-    FROM saved_searches s JOIN users u ON u.id = s.user_id AND u.blocked_at IS NULL
+    SELECT s.id, s.name, r.email, r.name
+    FROM saved_searches s JOIN users r ON r.id = s.user_id AND r.blocked_at IS NULL
     WHERE s.frequency = 'daily' AND s.error IS NULL AND (s.last_alerted_at IS NULL OR s.last_alerted_at < :cutoff)
     ORDER BY s.last_alerted_at NULLS FIRST
     LIMIT 500
@@ -257,6 +240,7 @@ _DAILY_ADS = text(
     SELECT a.id, a.title
     FROM saved_searches s
     JOIN ads a ON a.created_at > COALESCE(s.last_alerted_at, CAST(:now AS timestamptz) - interval '1 day')
+    JOIN users u ON u.id = a.owner_id
     WHERE s.id = :search_id AND {_FILTERS}
     ORDER BY a.created_at DESC
     LIMIT 50

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from domain.shared.ports import ReadConnection
 from domain.shared.structs import CamelStruct, ReadModel
 
@@ -46,6 +49,12 @@ _PROVINCES_SQL = "SELECT code, name FROM provinces ORDER BY name"
 
 async def list_categories(query: ListCategories, db: ReadConnection) -> list[CategoryRead]:
     rows = await db.fetch(_CATEGORIES_SQL)
+    return [CategoryRead(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+
+async def active_categories(session: AsyncSession) -> list[CategoryRead]:
+    """:func:`list_categories` inside a write's transaction (a handler checking categories)."""
+    rows = (await session.execute(text(_CATEGORIES_SQL))).all()
     return [CategoryRead(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
 

@@ -90,7 +90,10 @@ def category_id(slug: str) -> uuid.UUID:
     return uuid.uuid5(CATEGORY_NAMESPACE, "rural24:category:" + slug)
 
 
-class CategoryRef(NamedTuple):
+class ReferenceCategory(NamedTuple):
+    """One category of the reference tree, as loaded into ``categories`` (the read side's
+    ``domain.ads.queries.CategoryRef`` is what an ad shows of its category)."""
+
     id: uuid.UUID
     slug: str
     name: str
@@ -108,14 +111,14 @@ class CategoryRef(NamedTuple):
         return self.parent_slug is not None
 
 
-def flatten_tree(tree: tuple[CategoryNode, ...]) -> tuple[CategoryRef, ...]:
+def flatten_tree(tree: tuple[CategoryNode, ...]) -> tuple[ReferenceCategory, ...]:
     """Depth-first, each parent before its children.
 
     A slug is the slugified name; a name already taken elsewhere in the tree gets its parent's
     slug as prefix (``vehiculos-repuestos``), so the first holder keeps the short slug.
     Slugs are part of the ids: never rename a published category's slug.
     """
-    flat: list[CategoryRef] = []
+    flat: list[ReferenceCategory] = []
     taken: set[str] = set()
 
     def visit(nodes: tuple[CategoryNode, ...], parent_slug: str | None) -> None:
@@ -127,17 +130,17 @@ def flatten_tree(tree: tuple[CategoryNode, ...]) -> tuple[CategoryRef, ...]:
                 msg = f"category {node.name!r}: slug {slug!r} is empty or not unique"
                 raise ValueError(msg)
             taken.add(slug)
-            flat.append(CategoryRef(category_id(slug), slug, node.name, parent_slug, index * DISPLAY_ORDER_STEP))
+            flat.append(ReferenceCategory(category_id(slug), slug, node.name, parent_slug, index * DISPLAY_ORDER_STEP))
             visit(node.children, slug)
 
     visit(tree, None)
     return tuple(flat)
 
 
-CATEGORIES: tuple[CategoryRef, ...] = flatten_tree(CATEGORY_TREE)
+CATEGORIES: tuple[ReferenceCategory, ...] = flatten_tree(CATEGORY_TREE)
 
 
-def leaf_categories() -> tuple[CategoryRef, ...]:
+def leaf_categories() -> tuple[ReferenceCategory, ...]:
     """The sub-categories: the only ones an ad can be published in."""
     return tuple(c for c in CATEGORIES if c.is_leaf)
 

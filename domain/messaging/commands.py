@@ -1,5 +1,8 @@
-"""Write side of messaging: commands and their handlers, run on the primary inside the caller's
-transaction. The caller commits, and only then notifies anyone (the database is the truth).
+"""Write side of messaging: commands and their handlers, ``handler(Command(actor, payload), uow)``.
+
+Handlers change rows through ``uow.session`` and declare what follows (both participants' write
+positions, the recipient's notification, the digest job); the unit of work commits, and only
+then is anyone notified (the database is the truth).
 
 A conversation is one ordered pair of users about one ad (or about no ad). Two first messages
 racing for the same pair and ad end in one conversation: the unique index on
@@ -9,7 +12,7 @@ racing for the same pair and ad end in one conversation: the unique index on
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -18,11 +21,20 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.messaging.errors import AdNotFound, ConversationNotFound, InvalidMessage, RecipientNotFound, SenderBlocked
+from domain.messaging.digest import DIGEST_DELAY_SECONDS
+from domain.messaging.errors import (
+    ConversationAdNotFound,
+    ConversationNotFound,
+    InvalidMessage,
+    RecipientNotFound,
+    SenderBlocked,
+)
+from domain.messaging.events import MessageNew, Sender
 from domain.messaging.models import Conversation, Message
 from domain.messaging.rules import MAX_CONTENT_LENGTH, clean_content, content_problem, ordered_pair, preview
 from domain.shared.fields import Prose
 from domain.shared.structs import CamelStruct
+from domain.shared.unit_of_work import Command, UnitOfWork, user_key
 
 Content = Annotated[
     Prose,
@@ -50,29 +62,16 @@ class SendMessage(CamelStruct, forbid_unknown_fields=True):
 
 
 class MessageSent(CamelStruct):
-    """What a send did: the app answers with the ids and notifies the recipient after commit."""
+    """What a send did (the app answers with the ids)."""
 
     message_id: UUID
     conversation_id: UUID
-    sender_id: UUID
-    sender_name: str
-    recipient_id: UUID
-    preview: str
-    created_at: datetime
 
 
 class MarkConversationRead(CamelStruct):
-    conversation_id: UUID
-    reader_id: UUID
-    now: datetime
+    """The reader is the actor."""
 
-
-class ConversationRead(CamelStruct):
     conversation_id: UUID
-    reader_id: UUID
-    other_id: UUID
-    marked: int
-    """Messages that became read (0: nothing changed)."""
 
 
 _PARTICIPANTS = text("SELECT id, name, blocked_at IS NOT NULL AS blocked FROM users WHERE id IN (:sender, :recipient)")
@@ -110,7 +109,7 @@ async def _conversation_for(
     if ad_id is not None:
         owner = await session.scalar(_AD_OWNER, {"id": ad_id})
         if owner is None:
-            raise AdNotFound
+            raise ConversationAdNotFound
         if owner not in (sender_id, recipient_id):
             raise InvalidMessage("adId", "the ad belongs to neither the sender nor the recipient")
     created: UUID | None = await session.scalar(
@@ -127,39 +126,41 @@ async def _conversation_for(
     return winner
 
 
-async def send_message(
-    command: SendMessage, sender_id: UUID, session: AsyncSession, *, now: datetime | None = None
-) -> MessageSent:
-    """Find or create the conversation, add the message, move the conversation to the top.
+async def send_message(command: Command[SendMessage], uow: UnitOfWork) -> MessageSent:
+    """Find or create the conversation, add the message, move the conversation to the top. Both
+    participants' next reads see it; the recipient is notified, and gets an email digest if they
+    have not read it :data:`DIGEST_DELAY_SECONDS` later (one pending digest per recipient: more
+    messages meanwhile join it).
 
     Errors: blank or too long content, or a message to oneself → 422; unknown or blocked
     recipient → 404; a new conversation about an unknown, deleted or suspended ad → 404, about
     an ad of neither participant → 422; a blocked sender → 403.
     """
-    content = clean_content(command.content)
+    session, sender_id, data = uow.session, command.actor.user_id, command.payload
+    content = clean_content(data.content)
     if problem := content_problem(content):
         raise InvalidMessage("content", problem)
-    if command.recipient_id == sender_id:
+    recipient_id = data.recipient_id
+    if recipient_id == sender_id:
         raise InvalidMessage("recipientId", "you cannot send a message to yourself")
     people = {
-        row.id: row
-        for row in (await session.execute(_PARTICIPANTS, {"sender": sender_id, "recipient": command.recipient_id}))
+        row.id: row for row in (await session.execute(_PARTICIPANTS, {"sender": sender_id, "recipient": recipient_id}))
     }
     sender = people.get(sender_id)
     if sender is None or sender.blocked:
         raise SenderBlocked
-    recipient = people.get(command.recipient_id)
+    recipient = people.get(recipient_id)
     if recipient is None or recipient.blocked:
         raise RecipientNotFound
 
-    at = now or datetime.now(UTC)
-    conversation_id = await _conversation_for(session, sender_id, command.recipient_id, command.ad_id, at)
+    at = uow.now
+    conversation_id = await _conversation_for(session, sender_id, recipient_id, data.ad_id, at)
     message_id = await session.scalar(
         insert(Message)
         .values(
             conversation_id=conversation_id,
             sender_id=sender_id,
-            recipient_id=command.recipient_id,
+            recipient_id=recipient_id,
             content=content,
             created_at=at,
             updated_at=at,
@@ -168,15 +169,23 @@ async def send_message(
     )
     assert message_id is not None
     await session.execute(_TOUCH, {"id": conversation_id, "now": at})
-    return MessageSent(
-        message_id=message_id,
-        conversation_id=conversation_id,
-        sender_id=sender_id,
-        sender_name=sender.name,
-        recipient_id=command.recipient_id,
-        preview=preview(content),
-        created_at=at,
+    uow.touch(user_key(sender_id), user_key(recipient_id))
+    await uow.add_job(
+        "send_message_digest",
+        key=f"digest:{recipient_id}",
+        delay=timedelta(seconds=DIGEST_DELAY_SECONDS),
+        user_id=str(recipient_id),
     )
+    uow.notify(
+        recipient_id,
+        MessageNew(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            sender=Sender(sender_id, sender.name),
+            preview=preview(content),
+        ),
+    )
+    return MessageSent(message_id=message_id, conversation_id=conversation_id)
 
 
 _PAIR = text("SELECT user_low_id, user_high_id FROM conversations WHERE id = :id")
@@ -187,16 +196,16 @@ _MARK_READ = text(
 )
 
 
-async def mark_conversation_read(command: MarkConversationRead, session: AsyncSession) -> ConversationRead:
-    """Every message to the reader in the conversation becomes read; participants only (else 404)."""
-    pair = (await session.execute(_PAIR, {"id": command.conversation_id})).first()
-    if pair is None or command.reader_id not in (pair.user_low_id, pair.user_high_id):
+async def mark_conversation_read(command: Command[MarkConversationRead], uow: UnitOfWork) -> int:
+    """Every message to the actor in the conversation becomes read; participants only (else 404).
+    How many became read; when any did, both participants' next reads see it."""
+    reader_id, conversation_id = command.actor.user_id, command.payload.conversation_id
+    pair = (await uow.session.execute(_PAIR, {"id": conversation_id})).first()
+    if pair is None or reader_id not in (pair.user_low_id, pair.user_high_id):
         raise ConversationNotFound
-    other = pair.user_high_id if pair.user_low_id == command.reader_id else pair.user_low_id
-    result = await session.execute(
-        _MARK_READ, {"reader": command.reader_id, "id": command.conversation_id, "now": command.now}
-    )
+    other_id = pair.user_high_id if pair.user_low_id == reader_id else pair.user_low_id
+    result = await uow.session.execute(_MARK_READ, {"reader": reader_id, "id": conversation_id, "now": uow.now})
     marked = int(getattr(result, "rowcount", 0) or 0)
-    return ConversationRead(
-        conversation_id=command.conversation_id, reader_id=command.reader_id, other_id=other, marked=marked
-    )
+    if marked:
+        uow.touch(user_key(reader_id), user_key(other_id))
+    return marked

@@ -23,8 +23,9 @@ class RecipientNotFound(MessagingError):
     status = 404
 
 
-class AdNotFound(MessagingError):
-    """A new conversation about an ad that is unknown, deleted or suspended."""
+class ConversationAdNotFound(MessagingError):
+    """The ad a new conversation would be about is unknown, deleted or suspended (answers like
+    ``domain.ads.errors.AdNotFound``: 404, "ad not found")."""
 
     detail = "ad not found"
     status = 404

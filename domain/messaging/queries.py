@@ -1,23 +1,22 @@
 """Read side of messaging: the inbox and a conversation's messages, SQL straight into Structs.
 
 Both are private to the caller and must show the caller's own writes (and the other
-participant's message the caller was just notified of): the app passes ``after_lsn``, the
-caller's write position, which every send and read moves for both participants.
+participant's message the caller was just notified of): the app reads them on a connection fresh
+for the caller's writes (``rural24.reading.Reads.for_writer``), a position every send and
+mark-read moves for both participants.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from msgspec import Meta
 
 from domain.messaging.errors import InvalidMessage
 from domain.messaging.rules import preview
+from domain.shared import cursors
 from domain.shared.ports import ReadConnection
 from domain.shared.structs import CamelStruct, ReadModel
 
@@ -115,12 +114,10 @@ ORDER BY p.last_message_at DESC, p.id DESC
 """
 
 
-async def list_conversations(
-    query: ListConversations, db: ReadConnection, *, after_lsn: int | None = None
-) -> list[ConversationSummary]:
+async def list_conversations(query: ListConversations, db: ReadConnection) -> list[ConversationSummary]:
     """The caller's conversations, the one with the newest message first."""
     offset = (query.page - 1) * query.page_size
-    rows = await db.fetch(_INBOX, query.user_id, offset + query.page_size, query.page_size, offset, after_lsn=after_lsn)
+    rows = await db.fetch(_INBOX, query.user_id, offset + query.page_size, query.page_size, offset)
     return [
         ConversationSummary(
             id=row[0],
@@ -148,33 +145,28 @@ ORDER BY created_at DESC, id DESC LIMIT {limit}
 """
 
 
-# Keyset cursors: the (created_at, id) of the last message sent, opaque to clients.
+# Keyset cursors (domain.shared.cursors): the (created_at, id) of the last message sent.
 
 
 def _encode_cursor(created_at: datetime, message_id: UUID) -> str:
-    raw = msgspec.json.encode([created_at.isoformat(), str(message_id)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode([created_at.isoformat(), str(message_id)])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     """The position a cursor names; :class:`InvalidMessage` (422, field ``cursor``) when it is not one."""
     try:
-        decoded: Any = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        created_at, message_id = decoded
-        position = datetime.fromisoformat(created_at), UUID(message_id)
-        if position[0].tzinfo is None:
-            raise ValueError("a naive time")
-        return position[0].astimezone(UTC), position[1]  # year 1 at +14:00 overflows here, not in the driver
-    except (binascii.Error, msgspec.DecodeError, TypeError, ValueError, AttributeError, OverflowError):
+        values = cursors.decode(cursor)
+        if len(values) != 2:
+            raise cursors.BadCursor(cursor)
+        return cursors.read_time(values[0]), cursors.read_id(values[1])
+    except cursors.BadCursor:
         raise InvalidMessage("cursor", "not a cursor from a previous page", source="query") from None
 
 
-async def get_conversation(
-    query: GetConversation, db: ReadConnection, *, after_lsn: int | None = None
-) -> ConversationMessages | None:
+async def get_conversation(query: GetConversation, db: ReadConnection) -> ConversationMessages | None:
     """One page of messages, newest first; ``None`` when the caller is not a participant."""
     position = decode_cursor(query.cursor) if query.cursor else None
-    head = await db.fetchrow(_CONVERSATION, query.conversation_id, query.user_id, after_lsn=after_lsn)
+    head = await db.fetchrow(_CONVERSATION, query.conversation_id, query.user_id)
     if head is None:
         return None
     args: list[Any] = [query.conversation_id]
@@ -183,7 +175,7 @@ async def get_conversation(
         args.extend(position)
         keyset = "AND (created_at, id) < ($2, $3)"
     sql = _MESSAGES.format(keyset=keyset, limit=f"${len(args) + 1}")
-    rows = await db.fetch(sql, *args, query.page_size + 1, after_lsn=after_lsn)
+    rows = await db.fetch(sql, *args, query.page_size + 1)
     has_more = len(rows) > query.page_size
     rows = rows[: query.page_size]
     messages = [MessageRead(row[0], row[1], row[2], row[3], row[4]) for row in rows]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Annotated, Final, TypeGuard
 
 from msgspec import Meta
 
@@ -73,7 +73,6 @@ Amount = Annotated[
         examples=["45000.00"],
     ),
 ]
-Cursor = Annotated[str, Meta(pattern=CURSOR_PATTERN, max_length=512)]
 
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 
@@ -83,7 +82,7 @@ def to_amount(text: str) -> Decimal:
     return Decimal(text).quantize(Decimal("0.01"))
 
 
-def is_amount(value: object) -> bool:
-    """Whether ``value`` is a string the :data:`Amount` pattern accepts (for cursors, which
-    carry prices inside their own encoding)."""
+def is_amount(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a string the :data:`Amount` pattern accepts (a search's price bound, a
+    price inside a cursor: both reach here without the schema's check)."""
     return isinstance(value, str) and _AMOUNT.match(value) is not None

@@ -1,8 +1,9 @@
 """The job outbox: a background job recorded in the same transaction as its cause.
 
-A command that must be followed by a job (an ad published → its saved-search alerts) calls
-:func:`record_job` before its commit: the job then exists exactly when the cause does. After the
-commit the API dispatches it at once; the worker's relay dispatches what is still undispatched
+A command that must be followed by a job (an ad published → its saved-search alerts) declares it
+with ``uow.add_job`` (``domain.shared.unit_of_work``), which calls :func:`record_job` in the
+command's transaction: the job then exists exactly when the cause does. After the commit the unit
+of work dispatches it at once; the worker's relay dispatches what is still undispatched
 (the queue was down, the API died in between). Dispatching lives in ``infrastructure.jobs``:
 nothing here knows the queue.
 """
@@ -46,11 +47,12 @@ async def record_job(
     *,
     key: str,
     delay: timedelta | None = None,
+    now: datetime | None = None,
     **kwargs: str,
 ) -> RecordedJob:
     """Record ``function(**kwargs)`` to run (after ``delay``) once the caller's transaction commits.
     A job with the same ``key`` still waiting to be dispatched is that job: it is returned as is."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     row = (
         await session.execute(
             _RECORD,

@@ -13,13 +13,12 @@ class Row(Protocol):
 
 
 class ReadConnection(Protocol):
-    """The read side: SQL in, rows out. Satisfied by ``infrastructure.database.reads.ReadSide``.
+    """The read side: SQL in, rows out. Which copy answers (any replica, one that has replayed a
+    writer's position, the primary) is the connection's business: ``rural24.reading.Reads.at``
+    hands out one per freshness, over ``infrastructure.database.reads.ReadSide``."""
 
-    ``after_lsn``: the caller's last write position; a replica that has not replayed it yet is
-    not used for this read (read-your-writes across requests)."""
+    async def fetch(self, query: str, *args: Any) -> Sequence[Row]: ...
 
-    async def fetch(self, query: str, *args: Any, after_lsn: int | None = None) -> Sequence[Row]: ...
+    async def fetchrow(self, query: str, *args: Any) -> Row | None: ...
 
-    async def fetchrow(self, query: str, *args: Any, after_lsn: int | None = None) -> Row | None: ...
-
-    async def fetchval(self, query: str, *args: Any, after_lsn: int | None = None) -> Any: ...
+    async def fetchval(self, query: str, *args: Any) -> Any: ...

@@ -50,8 +50,9 @@ def start_embedded_postgres(data_dir: Path) -> str:
     return f"postgresql+asyncpg://postgres@/{DATABASE_NAME}?host={socket_dir}"
 
 
-def resolve_primary_url(url: str | None, data_dir: Path, *, allow_embedded: bool) -> str:
-    """The configured ``DATABASE_URL``, or the embedded server's, migrated and with reference data."""
+def ensure_primary(url: str | None, data_dir: Path, *, allow_embedded: bool) -> str:
+    """The primary's URL: ``DATABASE_URL`` as it is; without one (not in production), *starts* the
+    embedded PostgreSQL, migrates it, loads the reference data, and returns its URL."""
     if url is not None:
         return url
     if not allow_embedded:

@@ -32,10 +32,11 @@ def _alembic_config() -> AlembicAsyncConfig:
 
 
 def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfig:
-    """advanced-alchemy's config for the request path: a pooled engine on the primary.
+    """advanced-alchemy's config for the write side: a pooled engine on the primary.
 
-    ``autocommit`` commits the request's session when the handler answers 2xx/3xx and rolls it
-    back otherwise, so a handler never forgets either.
+    Nothing commits on its own: a write commits in its unit of work (``infrastructure.unit_of_work``),
+    and the plugin's default ``before_send`` handler closes the request's session (rolling back
+    whatever no unit of work committed).
     """
     return SQLAlchemyAsyncConfig(
         connection_string=sqlalchemy_url(url),
@@ -51,7 +52,6 @@ def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfi
             echo=settings.echo,
         ),
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler="autocommit",
         alembic_config=_alembic_config(),
         create_all=False,
         # our problem+json handler maps repository errors (rural24.errors), not the plugin's

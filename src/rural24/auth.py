@@ -20,6 +20,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
+from domain.shared.unit_of_work import Actor
 from infrastructure.sessions import SessionEvents, SessionRegistry, now_ms
 
 PUBLIC = {"public": True}
@@ -37,6 +38,11 @@ class CurrentUser(msgspec.Struct, frozen=True):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the commands see them."""
+        return Actor(user_id=self.id, is_admin=self.is_admin)
 
 
 class IssuedToken(msgspec.Struct, frozen=True):
@@ -114,6 +120,11 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
     if not isinstance(user, CurrentUser):
         raise NotAuthorizedException("authentication required")
     return user
+
+
+def current_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The logged-in caller as a command's actor (401 when nobody is)."""
+    return current_user(connection).actor
 
 
 def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

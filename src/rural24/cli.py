@@ -23,9 +23,9 @@ def _settings() -> Settings:
 
 
 def _primary_url(settings: Settings) -> str:
-    from infrastructure.database.embedded import resolve_primary_url
+    from infrastructure.database.embedded import ensure_primary
 
-    return resolve_primary_url(settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production)
+    return ensure_primary(settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,7 +93,7 @@ def migrate() -> None:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def seed(ads: int, seed: int, users: int | None, no_progress: bool) -> None:
     """Create demo sellers and ads with realistic Spanish titles (deterministic for a seed)."""
-    from rural24.seed import seed_demo_data
+    from demo.seed import seed_demo_data
 
     settings = _settings()
     url = _primary_url(settings)
@@ -109,7 +109,7 @@ def promote_admin(email: str) -> None:
 
     settings = _settings()
     try:
-        user_id = asyncio.run(promote(settings, _primary_url(settings), email))
+        user_id = asyncio.run(promote(settings, email))
     except LookupError as exc:
         click.echo(f"rural24: {exc}", err=True)
         sys.exit(1)
@@ -124,7 +124,7 @@ def emails(status: str, limit: int) -> None:
     from rural24.admin import list_emails
 
     settings = _settings()
-    deliveries = asyncio.run(list_emails(_primary_url(settings), status, limit))
+    deliveries = asyncio.run(list_emails(settings, status, limit))
     for d in deliveries:
         click.echo(
             f"{d.created_at:%Y-%m-%d %H:%M} {d.status:<7} {d.attempts}x {d.kind:<10} {d.to:<32} {d.last_error or ''}"

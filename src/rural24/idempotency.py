@@ -1,10 +1,14 @@
 """``Idempotency-Key`` on a POST handler: one explicit call around the part that creates things.
 
+This module is the HTTP side (the header, replaying a response, the 409/422 answers); the claim
+and the stored responses are ``infrastructure/idempotency.py`` (memory or Redis, chosen in
+``rural24.services``).
+
 .. code-block:: python
 
     @post("/api/ads", status_code=201)
     async def create_ad(
-        self, request: Request[Any, Any, Any], data: JSONBody[NewAd], user: ..., services: ...,
+        self, request: Request[Any, Any, Any], data: JSONBody[NewAd], store: ...,
         idempotency_key: IdempotencyKeyHeader = None,  # documents the header in OpenAPI; optional
     ) -> Response[AdRead]:
         async def handle() -> Response[AdRead]:
@@ -12,7 +16,7 @@
             return Response(ad, status_code=201, headers={"Location": f"/api/ads/{ad.id}"})
 
         return await idempotent(
-            request, scope="ads.create", user_id=str(user.id), store=services.idempotency, handle=handle
+            request, scope="ads.create", user_id=str(user.id), store=store, handle=handle
         )
 
 * No header: ``handle()`` runs as if this module did not exist.

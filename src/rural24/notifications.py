@@ -1,9 +1,11 @@
-"""Push notifications to users: the events, and the notifier the controllers publish them with.
+"""Push notifications to users: the notifier that publishes events, and the socket's own frames.
 
-Events are JSON objects with a ``type`` (the WebSocket protocol is documented in
-``rural24.controllers.notifications``). They are published to the user's channel after the
-change they announce is committed; publishing never fails the request that caused it (a lost
-notification is a hint the client misses, the data is in the database).
+Events are tagged msgspec structs (``{"type": ...}`` on the wire; the WebSocket protocol is
+documented in ``rural24.messaging.socket``), declared by the contexts that raise them
+(``domain.messaging.events.MessageNew``, ``domain.accounts.events.SessionEnded``). The unit of
+work (``infrastructure.unit_of_work``) publishes them after the change they announce is committed;
+publishing never fails the write that caused it (a lost notification is a hint the client misses,
+the data is in the database).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import msgspec
 from litestar.channels import ChannelsPlugin
 from prometheus_client import Counter
 
+from domain.accounts.events import SessionEnded
 from domain.shared.structs import CamelStruct
+from domain.shared.unit_of_work import Event
 from infrastructure.pubsub import user_channel
 
 logger = logging.getLogger("rural24.notifications")
@@ -30,26 +34,6 @@ PUBLISHED = Counter(
 PUBLISH_TIMEOUT = 2.0
 
 
-class Sender(CamelStruct):
-    id: UUID
-    name: str
-
-
-class MessageNew(CamelStruct, tag_field="type", tag="message.new"):
-    """A message to the user was committed."""
-
-    message_id: UUID
-    conversation_id: UUID
-    sender: Sender = msgspec.field(name="from")
-    preview: str
-    """At most 50 characters, one line."""
-
-
-class SessionEnded(CamelStruct, tag_field="type", tag="session.ended"):
-    """Some session of the user ended (logout, logout-all-devices, block): every socket of the
-    user re-checks its own token and closes with 4401 when that token is dead. Never forwarded."""
-
-
 class Ready(CamelStruct, tag_field="type", tag="ready"):
     """Sent once, when the socket is subscribed: events published from now on are delivered."""
 
@@ -57,8 +41,6 @@ class Ready(CamelStruct, tag_field="type", tag="ready"):
 class Pong(CamelStruct, tag_field="type", tag="pong"):
     """The answer to a client's ``ping`` text frame (keep-alive through proxies)."""
 
-
-Event = MessageNew | SessionEnded
 
 _encode = msgspec.json.Encoder().encode
 
@@ -80,8 +62,9 @@ class Notifier:
         return user_channel(self._prefix, user_id)
 
     async def publish(self, user_id: UUID | str, event: Event) -> bool:
-        """``True`` when handed to the backend; a failure is logged (at most once a minute), never raised."""
-        kind = event.__struct_config__.tag
+        """Publish any tagged event; ``True`` when handed to the backend. A failure is logged (at
+        most once a minute), never raised."""
+        kind = str(event.__struct_config__.tag)
         try:
             await asyncio.wait_for(self.channels.wait_published(_encode(event), self.channel(user_id)), self._timeout)
         except Exception as exc:  # an after-commit side effect: never fail the request
@@ -95,5 +78,6 @@ class Notifier:
         return True
 
     async def session_ended(self, user_id: UUID | str) -> bool:
-        """Ask every open socket of the user to re-check its token (after a logout, logout-all or block)."""
+        """Ask every open socket of the user to re-check its token (after a logout, logout-all,
+        block or role change)."""
         return await self.publish(user_id, SessionEnded())

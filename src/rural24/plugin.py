@@ -1,11 +1,11 @@
-"""The one app plugin: the whole stack, one line a piece."""
+"""The infrastructure plugin: the shared stack the context plugins (``rural24.contexts``) stand on."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from advanced_alchemy.exceptions import RepositoryError
@@ -13,7 +13,6 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
-from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins import InitPluginProtocol
@@ -22,42 +21,13 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.types import HTTPResponseStartEvent, Message, Scope
 
-import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
 from domain.shared.errors import DomainError
-from infrastructure.cache import QueryCache
-from infrastructure.database.embedded import resolve_primary_url
-from infrastructure.database.primary import primary_config
-from infrastructure.database.reads import ReadSide
-from infrastructure.database.urls import asyncpg_dsn
-from infrastructure.generations import MemoryGenerations, RedisGenerations
-from infrastructure.idempotency import MemoryIdempotencyStore, RedisIdempotencyStore
-from infrastructure.jobs import JobQueue, build_queue
-from infrastructure.media import LocalMediaStorage, build_media_storage
-from infrastructure.metrics import QUEUE_DEPTH, ReadSideCollector, count_cache_lookup, register_collector
-from infrastructure.pubsub import build_channels
-from infrastructure.redis import RedisConnection
-from infrastructure.sessions import (
-    DenyListSessions,
-    MemoryMarks,
-    RedisMarks,
-    RedisSessions,
-    SessionEvents,
-    SessionRecords,
-    SessionRegistry,
-    SessionStoreUnavailable,
-)
-from infrastructure.settings import Settings, get_settings
-from infrastructure.stores import CACHE_STORE, build_store_registry
+from infrastructure.metrics import QUEUE_DEPTH, ReadSideCollector, register_collector
+from infrastructure.sessions import SessionStoreUnavailable
 from rural24 import __version__
-from rural24.auth import Authenticator
-from rural24.controllers.accounts import AdminUsersController, AuthController, MeController, UsersController
-from rural24.controllers.ads import AdminAdsController, AdsController, MyAdsController, SavedSearchesController
-from rural24.controllers.catalog import CatalogController
-from rural24.controllers.health import HealthController
-from rural24.controllers.images import images_controller, media_files_router
-from rural24.controllers.messaging import MessagesController
-from rural24.controllers.notifications import notifications_socket
+from rural24.dependencies import DEPENDENCIES
 from rural24.docs_ui import docs_render_plugins
+from rural24.emails import EmailsController
 from rural24.errors import (
     domain_error_handler,
     internal_error_handler,
@@ -66,12 +36,12 @@ from rural24.errors import (
     session_store_down_handler,
     validation_error_handler,
 )
+from rural24.health import HealthController
 from rural24.logs import structlog_config
-from rural24.notifications import Notifier
 from rural24.openapi import COMPONENTS, close_struct_schemas
-from rural24.ratelimit import api_rate_limit_config, build_rate_limiter
+from rural24.ratelimit import api_rate_limit_config
 from rural24.request_id import RequestIdMiddleware, echo_request_id
-from rural24.state import Services, provide_services
+from rural24.services import Services, running_services
 from rural24.validation import ApiRequest
 
 logger = logging.getLogger("rural24.app")
@@ -114,77 +84,29 @@ class ApiMetricsController(PrometheusController):
     include_in_schema = False
 
 
-class AppPlugin(InitPluginProtocol):
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
+class InfrastructurePlugin(InitPluginProtocol):
+    """The stack every context stands on: the write side (advanced-alchemy), the stores, pub/sub,
+    problem details, validation, logs, metrics, rate limits, CORS, OpenAPI and authentication.
+
+    It only wires what ``rural24.services.build_services`` built; the contexts' routes come from
+    their own plugins (``rural24.contexts``)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        settings = self.settings
-        primary_url = resolve_primary_url(
-            settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production
-        )
-        redis = RedisConnection(settings.redis) if settings.redis.enabled else None
-        stores = build_store_registry(settings.app.name, redis)
-        read_side = ReadSide(
-            primary_url,
-            settings.db.read_url,
-            pool_size=settings.db.pool_size,
-            pool_timeout=settings.db.pool_timeout,
-            max_lag=settings.db.replica_max_lag,
-        )
-        channels = build_channels(settings)
-        services = Services(
-            settings=settings,
-            read_side=read_side,
-            query_cache=QueryCache(stores.get(CACHE_STORE), on_lookup=count_cache_lookup),
-            redis=redis,
-            authenticator=Authenticator(
-                settings.session.jwt_secret,
-                settings.session.ttl,
-                *_session_registry(settings, redis, read_side, primary_url),
-            ),
-            jobs=JobQueue(build_queue(settings, primary_url)),
-            generations=RedisGenerations(redis.client, settings.app.name) if redis else MemoryGenerations(),
-            idempotency=(
-                RedisIdempotencyStore(redis.client, f"{settings.app.name}:idempotency")
-                if redis
-                else MemoryIdempotencyStore()
-            ),
-            media=build_media_storage(settings.app.media_storage_url),
-            notifications=Notifier(channels, settings.app.name),
-        )
-        prometheus = PrometheusConfig(app_name=settings.app.name, prefix=settings.app.name, group_path=True)
-
+        services = self.services
+        settings = services.settings
         app_config.debug = False
         app_config.state["services"] = services
-        app_config.stores = stores
-        app_config.route_handlers.extend(
-            [
-                HealthController,
-                CatalogController,
-                AuthController,
-                MeController,
-                UsersController,
-                AdminUsersController,
-                AdsController,
-                MyAdsController,
-                SavedSearchesController,
-                AdminAdsController,
-                images_controller(settings.server.max_upload_body),
-                MessagesController,
-                notifications_socket,
-                MetricsController,
-                ApiMetricsController,
-            ]
-        )
-        if isinstance(services.media, LocalMediaStorage):
-            app_config.route_handlers.append(media_files_router(services.media))  # GET /media/ads/…
-        app_config.dependencies["services"] = Provide(provide_services, sync_to_thread=False)
+        app_config.stores = services.stores
+        app_config.route_handlers.extend([HealthController, EmailsController, MetricsController, ApiMetricsController])
+        app_config.dependencies.update(DEPENDENCIES)
         app_config.plugins.extend(
             [
-                SQLAlchemyPlugin(config=primary_config(settings.db, primary_url)),
+                SQLAlchemyPlugin(config=services.database),
                 ProblemDetailsPlugin(problem_details_config()),
-                channels,  # pub/sub for WS /api/ws/notifications: memory, or Redis when enabled
+                services.channels,  # pub/sub for WS /api/ws/notifications: memory, or Redis when enabled
                 StructlogPlugin(
                     StructlogConfig(
                         # JSON lines that render any exception; 500s are logged by our own handler
@@ -196,11 +118,13 @@ class AppPlugin(InitPluginProtocol):
         )
         close_struct_schemas(app_config.plugins)  # request bodies: `additionalProperties: false`
         app_config.before_send.append(_response_start)  # on every response, unrouted 404s included
+        prometheus = PrometheusConfig(app_name=settings.app.name, prefix=settings.app.name, group_path=True)
         app_config.middleware.append(prometheus.middleware)
-        # --- rate limiting (wired here) ---
-        # Litestar's RateLimitConfig with our atomic middleware class (rural24/ratelimit.py).
-        services.rate_limiter = build_rate_limiter(settings, redis)
-        limits = api_rate_limit_config(services.rate_limiter, settings.rate_limits.api, settings.app.trusted_proxy_hops)
+        # The global per-address limit: Litestar's RateLimitConfig with our atomic middleware class
+        # (rural24/ratelimit.py: the stock one is not atomic across processes).
+        limits = api_rate_limit_config(
+            services.limits.limiter, settings.rate_limits.api, settings.app.trusted_proxy_hops
+        )
         app_config.middleware.append(limits.middleware)
         app_config.exception_handlers[Exception] = internal_error_handler
         app_config.exception_handlers[DomainError] = domain_error_handler
@@ -210,30 +134,7 @@ class AppPlugin(InitPluginProtocol):
         app_config.request_class = ApiRequest
         app_config.exception_handlers[ValidationException] = validation_error_handler
         if settings.app.frontend_urls:
-            app_config.cors_config = CORSConfig(
-                allow_origins=list(settings.app.frontend_urls),
-                allow_credentials=True,
-                allow_headers=[
-                    "Authorization",
-                    "Content-Type",
-                    "Idempotency-Key",
-                    "If-Match",
-                    "If-None-Match",
-                    "X-Request-ID",
-                ],
-                expose_headers=[
-                    "ETag",
-                    "Retry-After",
-                    "RateLimit-Limit",
-                    "RateLimit-Remaining",
-                    "RateLimit-Reset",
-                    "RateLimit-Policy",
-                    "X-Cache",
-                    "Idempotent-Replayed",
-                    "X-Request-ID",
-                ],
-                max_age=600,
-            )
+            app_config.cors_config = _cors(settings.app.frontend_urls)
         app_config.openapi_config = OpenAPIConfig(
             title="Rural24 API",
             version=__version__,
@@ -254,6 +155,26 @@ class AppPlugin(InitPluginProtocol):
         # what they log carries the request id.
         app_config.middleware.insert(0, RequestIdMiddleware)
         return app_config
+
+
+def _cors(origins: Sequence[str]) -> CORSConfig:
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_credentials=True,
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-ID"],
+        expose_headers=[
+            "ETag",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "RateLimit-Policy",
+            "X-Cache",
+            "Idempotent-Replayed",
+            "X-Request-ID",
+        ],
+        max_age=600,
+    )
 
 
 async def _response_start(message: Message, scope: Scope) -> None:
@@ -282,39 +203,16 @@ def _complete_allow(message: HTTPResponseStartEvent, scope: Scope) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
-    services = Services.of(app.state)
-    await services.read_side.start()
-    await services.authenticator.start()  # session events: needs the primary
-    read_side = services.read_side
-    register_collector(ReadSideCollector(read_side.pool_usage, lambda: read_side.last_replica_lag))
-    sampler = asyncio.create_task(_sample_queue_depth(services), name="queue-depth")
-    try:
-        yield
-    finally:
-        sampler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampler
-        await services.jobs.disconnect()
-        await services.authenticator.close()
-        await services.read_side.close()
-        if services.redis is not None:
-            await services.redis.close()
-
-
-def _session_registry(
-    settings: Settings, redis: RedisConnection | None, read_side: ReadSide, primary_url: str
-) -> tuple[SessionRegistry, SessionEvents]:
-    """The session registry of the strategy, and the listener of the database's session events."""
-    registry: SessionRegistry
-    if settings.session.strategy == "redis":
-        assert redis is not None  # settings refuse SESSION_STRATEGY=redis without Redis
-        registry = RedisSessions(redis.client, settings.app.name, settings.session.ttl)
-    else:
-        marks = RedisMarks(redis.client, f"{settings.app.name}:sessions") if redis else MemoryMarks()
-        records = SessionRecords(read_side.on_primary().fetch)
-        # Events keep the marks current; the TTL only bounds a change no instance heard.
-        registry = DenyListSessions(marks, records, mark_ttl=min(settings.session.ttl, 3600))
-    return registry, SessionEvents(asyncpg_dsn(primary_url), registry)
+    async with running_services(Services.of(app.state), session_events=True) as services:
+        read_side = services.read_side
+        register_collector(ReadSideCollector(read_side.pool_usage, lambda: read_side.last_replica_lag))
+        sampler = asyncio.create_task(_sample_queue_depth(services), name="queue-depth")
+        try:
+            yield
+        finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
 
 
 async def _sample_queue_depth(services: Services) -> None:

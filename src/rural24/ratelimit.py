@@ -1,7 +1,8 @@
 """Rate limits on the HTTP edge (API.md: Conventions, rows "429" and "client address").
 
-Two layers, one limiter (``Services.rate_limiter``: Redis when ``REDIS_ENABLED``, else memory,
-see ``infrastructure/ratelimit.py`` for the window and the fail-open policy):
+This module is the HTTP side (middleware, route limits, 429 answers); the counting itself, the
+window and the fail-open policy are ``infrastructure/ratelimit.py`` (memory or Redis, chosen in
+``rural24.services``). Two layers, one limiter:
 
 * **The global per-address limit** ``RATE_LIMIT_API`` on every HTTP route except health,
   metrics, the schema and ``OPTIONS``: :class:`ApiRateLimitMiddleware`. It keeps Litestar's
@@ -14,9 +15,9 @@ see ``infrastructure/ratelimit.py`` for the window and the fail-open policy):
   :func:`~infrastructure.ratelimit.client_address` (``TRUSTED_PROXY_HOPS``). The config's
   ``identifier_for_request``, ``check_throttle_handler``, ``store`` and ``rate_limit`` are not
   used (``rate_limit`` is filled in for the record).
-* **Route limits**, called by handlers: :func:`enforce` and the named helpers
-  :func:`limit_search` (per address), :func:`limit_login` (per address, then per normalised
-  email), :func:`limit_messages` (per user id).
+* **Route limits**, called by handlers through :class:`Limits` (the ``limits`` dependency):
+  ``search`` (per address), ``login`` (per address, then per normalised email), ``messages``
+  (per user id).
 
 Refusals are 429 ``application/problem+json`` (``status``, ``title``, ``detail``, ``resetAt`` in
 epoch seconds) with ``Retry-After`` and the ``RateLimit-*`` headers, and count in
@@ -40,16 +41,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.accounts.rules import normalise_email
 from infrastructure.metrics import RATE_LIMIT_REJECTIONS
-from infrastructure.ratelimit import (
-    MemoryRateLimiter,
-    RateDecision,
-    RateLimiter,
-    RedisRateLimiter,
-    client_address,
-)
-from infrastructure.redis import RedisConnection
+from infrastructure.ratelimit import RateDecision, RateLimiter, client_address
 from infrastructure.settings import RateLimit, Settings
-from rural24.state import Services
 
 __all__ = (
     "API_LIMIT_EXCLUDE",
@@ -57,13 +50,10 @@ __all__ = (
     "ApiRateLimitConfig",
     "ApiRateLimitMiddleware",
     "LimitName",
+    "Limits",
     "RateLimitExceeded",
     "api_rate_limit_config",
-    "build_rate_limiter",
     "enforce",
-    "limit_login",
-    "limit_messages",
-    "limit_search",
     "rate_limit_headers",
     "request_client_address",
     "scope_client_address",
@@ -82,13 +72,6 @@ _WHAT: dict[str, str] = {
     "login": "login attempts",
     "messages": "messages",
 }
-
-
-def build_rate_limiter(settings: Settings, redis: RedisConnection | None) -> RateLimiter:
-    """Redis when ``REDIS_ENABLED`` (one limit shared by every process), memory otherwise."""
-    if settings.redis.enabled and redis is not None:
-        return RedisRateLimiter(redis.client, settings.app.name)
-    return MemoryRateLimiter()
 
 
 def rate_limit_headers(decision: RateDecision, window_seconds: int | None = None) -> dict[str, str]:
@@ -146,37 +129,34 @@ def request_client_address(connection: ASGIConnection[Any, Any, Any, Any], trust
     return scope_client_address(connection.scope, trusted_hops)
 
 
-def _limiter(services: Services) -> RateLimiter:
-    if services.rate_limiter is None:
-        msg = "Services.rate_limiter is not set: AppPlugin wires it"
-        raise RuntimeError(msg)
-    return services.rate_limiter
+class Limits:
+    """The route limits handlers call (one per process, ``rural24.services``)."""
 
+    def __init__(self, limiter: RateLimiter, settings: Settings) -> None:
+        self.limiter = limiter
+        self._limits = settings.rate_limits
+        self._hops = settings.app.trusted_proxy_hops
 
-async def limit_search(services: Services, connection: ASGIConnection[Any, Any, Any, Any]) -> RateDecision:
-    """``RATE_LIMIT_SEARCH`` per client address."""
-    address = request_client_address(connection, services.settings.app.trusted_proxy_hops)
-    return await enforce(_limiter(services), "search", address, services.settings.rate_limits.search)
+    async def search(self, connection: ASGIConnection[Any, Any, Any, Any]) -> RateDecision:
+        """``RATE_LIMIT_SEARCH`` per client address."""
+        address = request_client_address(connection, self._hops)
+        return await enforce(self.limiter, "search", address, self._limits.search)
 
+    async def login(self, connection: ASGIConnection[Any, Any, Any, Any], email: str) -> RateDecision:
+        """``RATE_LIMIT_LOGIN`` per client address, then per normalised email.
 
-async def limit_login(services: Services, connection: ASGIConnection[Any, Any, Any, Any], email: str) -> RateDecision:
-    """``RATE_LIMIT_LOGIN`` per client address, then per normalised email.
+        The address is checked first: an address already refused does not use up the email's
+        budget (one client cannot lock an account out alone). The email is hashed in the key (no
+        addresses of people in the Redis keyspace).
+        """
+        address = request_client_address(connection, self._hops)
+        await enforce(self.limiter, "login", f"ip:{address}", self._limits.login)
+        digest = hashlib.blake2b(normalise_email(email).encode(), digest_size=16).hexdigest()
+        return await enforce(self.limiter, "login", f"email:{digest}", self._limits.login)
 
-    The address is checked first: an address already refused does not use up the email's
-    budget (one client cannot lock an account out alone). The email is hashed in the key (no
-    addresses of people in the Redis keyspace).
-    """
-    limiter = _limiter(services)
-    limit = services.settings.rate_limits.login
-    address = request_client_address(connection, services.settings.app.trusted_proxy_hops)
-    await enforce(limiter, "login", f"ip:{address}", limit)
-    digest = hashlib.blake2b(normalise_email(email).encode(), digest_size=16).hexdigest()
-    return await enforce(limiter, "login", f"email:{digest}", limit)
-
-
-async def limit_messages(services: Services, user_id: str) -> RateDecision:
-    """``RATE_LIMIT_MESSAGES`` per sending user."""
-    return await enforce(_limiter(services), "messages", str(user_id), services.settings.rate_limits.messages)
+    async def messages(self, user_id: str) -> RateDecision:
+        """``RATE_LIMIT_MESSAGES`` per sending user."""
+        return await enforce(self.limiter, "messages", str(user_id), self._limits.messages)
 
 
 @dataclass

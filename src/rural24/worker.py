@@ -1,4 +1,4 @@
-"""The SAQ worker: job functions and schedules, sharing the request path's code and settings."""
+"""The SAQ worker: the jobs the context plugins declare, on the same services as the API."""
 
 from __future__ import annotations
 
@@ -7,53 +7,21 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from saq import CronJob, Job, Worker
-from saq.types import Context as SaqContext
 from saq.types import PartialTimersDict
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from domain.ads.commands import ExpireAds, WarnExpiringAds, expire_ads, warn_expiring_ads
-from domain.ads.emails import expiring_email
-from domain.messaging.outbox import QueueEmail, queue_email
-from infrastructure.database.embedded import resolve_primary_url
-from infrastructure.database.reads import lsn_to_int
-from infrastructure.database.urls import sqlalchemy_url
-from infrastructure.email import Mailer, build_mailer
-from infrastructure.generations import SEARCH, Generations, MemoryGenerations, RedisGenerations, ad_generation
-from infrastructure.jobs import (
-    BEAT_EVERY_SECONDS,
-    JOB_DEFAULTS,
-    SWEEP_SECONDS,
-    build_queue,
-    run_relay,
-    sweep_quickly,
-)
-from infrastructure.media import MediaStorage, build_media_storage
-from infrastructure.redis import RedisConnection
+from infrastructure.jobs import BEAT_EVERY_SECONDS, JOB_DEFAULTS, SWEEP_SECONDS, run_relay, sweep_quickly
 from infrastructure.settings import Settings, get_settings
-from rural24.jobs.alerts import alert_saved_searches, daily_saved_search_alerts
-from rural24.jobs.digest import send_message_digest
-from rural24.jobs.emails import EMAIL_JOB, email_job_key, requeue_pending_emails, send_email
-from rural24.jobs.images import process_ad_image
+from rural24.app import context_plugins
+from rural24.contexts import JobContext, JobFunction
+from rural24.emails import EMAIL_JOBS, EMAIL_SCHEDULES
+from rural24.services import Services, build_services, running_services
 
 logger = logging.getLogger("rural24.worker")
 
 HEARTBEAT = JOB_DEFAULTS["heartbeat"]
-
-
-class Context(SaqContext, total=False):
-    """SAQ's job context plus what our start-up puts in it."""
-
-    engine: AsyncEngine
-    mailer: Mailer
-    media: MediaStorage
-    generations: Generations
-    redis: RedisConnection
-    relay: asyncio.Task[None]
 
 
 async def _beat(job: Job) -> None:
@@ -71,7 +39,7 @@ def with_heartbeat(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awa
     the function returns, so it never races the worker's own final update of the job."""
 
     @functools.wraps(function)
-    async def run(ctx: Context, **kwargs: Any) -> Any:
+    async def run(ctx: JobContext, **kwargs: Any) -> Any:
         job = ctx.get("job")
         if job is None or not job.heartbeat:
             return await function(ctx, **kwargs)
@@ -86,124 +54,49 @@ def with_heartbeat(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awa
     return run
 
 
-async def expire_ads_job(ctx: Context) -> int:
-    """Scheduled: ads past their ``expiresAt`` become ``expired`` (they leave search); owners of ads
-    expiring within 3 days are emailed once. Emails are queued in the same transaction."""
-    now = datetime.now(UTC)
-    async with ctx["engine"].begin() as connection:
-        expired = await expire_ads(ExpireAds(now=now), connection)
-        expiring = await warn_expiring_ads(WarnExpiringAds(now=now), connection)
-        deliveries = []
-        for ad in expiring:
-            subject, body = expiring_email(ad.owner_name, ad.title, ad.expires_at)
-            email = QueueEmail(
-                kind="ad_expiring",
-                dedupe_key=f"expiring:{ad.ad_id}:{ad.expires_at:%Y%m%d}",
-                to=ad.owner_email,
-                subject=subject,
-                body=body,
-            )
-            deliveries.append(await queue_email(email, connection))
-        lsn = lsn_to_int(str(await connection.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))))
-    for delivery_id in deliveries:
-        if delivery_id is not None:
-            await ctx["worker"].queue.enqueue(
-                "send_email", key=email_job_key(delivery_id), delivery_id=str(delivery_id), **EMAIL_JOB
-            )
-    if expired.ad_ids:
-        # Stage 2+: the API instances see these generations in Redis and drop the ads from cached
-        # pages at once. Stage 1: search already filters on expiresAt; cached pages age out.
-        await ctx["generations"].bump(lsn, SEARCH, *(ad_generation(ad_id) for ad_id in expired.ad_ids))
-        logger.info("expired %d ads", expired.count)
-    if expiring:
-        logger.info("warned %d owners of expiring ads", len(expiring))
-    return expired.count
-
-
 async def run_worker(settings: Settings | None = None, *, concurrency: int = 10) -> None:
-    """Connect the queue, work until SIGINT/SIGTERM, disconnect."""
-    worker = build_worker(settings, concurrency=concurrency)
-    await worker.queue.connect()
-    try:
-        await worker.start()
-    finally:
-        await worker.queue.disconnect()
+    """Build the services, work until SIGINT/SIGTERM, close everything."""
+    worker = build_worker(build_services(settings or get_settings()), concurrency=concurrency)
+    await worker.start()
 
 
-def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> Worker[Context]:
-    settings = settings or get_settings()
-    primary_url = resolve_primary_url(
-        settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production
-    )
+def build_worker(services: Services, *, concurrency: int = 10) -> Worker[JobContext]:
+    """A SAQ worker running the jobs and schedules every context plugin declares (plus the email
+    jobs every context shares), on the services of ``rural24.services``: the same composition root,
+    the same unit of work, the same queue as the API."""
+    plugins = context_plugins(services)
+    functions: list[JobFunction] = [*EMAIL_JOBS, *(job for plugin in plugins for job in plugin.jobs)]
+    schedules = [*EMAIL_SCHEDULES, *(s for plugin in plugins for s in plugin.schedules)]
+    stack = contextlib.AsyncExitStack()
 
-    async def startup(ctx: Context) -> None:
+    async def startup(ctx: JobContext) -> None:
+        await stack.enter_async_context(running_services(services))
+        ctx["services"] = services
         # Sweep before taking jobs. SAQ's own first sweep runs concurrently with the first
         # dequeues, and on Redis it aborts a job this very worker has just taken ("swept").
         # Sweeping here takes the sweep lock first, so that concurrent sweep finds nothing to do.
         # The lock is the sweep interval: on Redis the default (60 s) would keep every worker from
         # sweeping for a minute, and a dead worker's job would wait that long.
+        await services.jobs.connect()
         await ctx["worker"].queue.sweep(lock=SWEEP_SECONDS)
-        ctx["mailer"] = build_mailer(settings.app.email_url)
-        ctx["engine"] = create_async_engine(
-            sqlalchemy_url(primary_url), pool_size=min(settings.db.pool_size, concurrency), pool_pre_ping=True
-        )
-        ctx["media"] = build_media_storage(settings.app.media_storage_url)
-        # Stage 2+: the API instances read these generations from Redis, so a processed image shows
-        # at once. Stage 1: memory generations are per process and cannot reach the API; its caches
-        # show the image when their entries expire (CACHE_TTL_AD / CACHE_TTL_SEARCH).
-        if settings.redis.enabled:
-            ctx["redis"] = RedisConnection(settings.redis)
-            ctx["generations"] = RedisGenerations(ctx["redis"].client, settings.app.name)
-        else:
-            ctx["generations"] = MemoryGenerations()
-        ctx["relay"] = asyncio.create_task(run_relay(ctx["engine"], ctx["worker"].queue))
+        relay = asyncio.create_task(run_relay(services.database.get_engine(), services.jobs.queue))
+        stack.push_async_callback(_cancel, relay)
 
-    async def shutdown(ctx: Context) -> None:
-        relay = ctx.get("relay")
-        if relay is not None:
-            relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
-        engine = ctx.get("engine")
-        if engine is not None:
-            await engine.dispose()
-        redis = ctx.get("redis")
-        if redis is not None:
-            await redis.close()
+    async def shutdown(ctx: JobContext) -> None:
+        await stack.aclose()  # the relay first, then the services (queue, pools, Redis)
 
     return Worker(
-        sweep_quickly(build_queue(settings, primary_url)),
-        functions=[
-            with_heartbeat(function)
-            for function in (
-                expire_ads_job,
-                send_email,
-                requeue_pending_emails,
-                process_ad_image,
-                alert_saved_searches,
-                daily_saved_search_alerts,
-                send_message_digest,
-            )
-        ],
+        sweep_quickly(services.jobs.queue),
+        functions=[with_heartbeat(function) for function in functions],
         cron_jobs=[
             CronJob(
-                with_heartbeat(expire_ads_job),
-                cron="*/10 * * * *",
-                retries=JOB_DEFAULTS["retries"],
-                timeout=300,
+                with_heartbeat(schedule.function),
+                cron=schedule.cron,
+                retries=JOB_DEFAULTS["retries"] if schedule.retries is None else schedule.retries,
+                timeout=schedule.timeout,
                 heartbeat=HEARTBEAT,
-            ),
-            CronJob(
-                with_heartbeat(requeue_pending_emails), cron="* * * * *", retries=1, timeout=60, heartbeat=HEARTBEAT
-            ),
-            # 08:00 in Argentina (UTC-3)
-            CronJob(
-                with_heartbeat(daily_saved_search_alerts),
-                cron="0 11 * * *",
-                retries=JOB_DEFAULTS["retries"],
-                timeout=600,
-                heartbeat=HEARTBEAT,
-            ),
+            )
+            for schedule in schedules
         ],
         # Sweep often: a job whose worker died (SIGKILL, lost machine) misses its heartbeat and is
         # retried at the next sweep (SAQ's default sweeps every 60 s).
@@ -212,3 +105,9 @@ def build_worker(settings: Settings | None = None, *, concurrency: int = 10) -> 
         shutdown=shutdown,
         concurrency=concurrency,
     )
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

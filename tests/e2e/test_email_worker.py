@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from rural24.jobs.emails import EMAIL_JOB
+from infrastructure.jobs import EMAIL_JOB
 from tests.conftest import PgDatabase, make_settings
 from tests.e2e.processes import Process
 from tests.e2e.smtp_sink import SmtpSink

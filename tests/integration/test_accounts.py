@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from infrastructure.jobs import build_queue
 from infrastructure.sessions import LISTENER_NAME
-from rural24.state import Services
+from rural24.services import Services
 from tests.conftest import PgDatabase, make_settings
 
 PASSWORD = "alfalfa-y-soja-2026"

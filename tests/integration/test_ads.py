@@ -11,7 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from rural24.state import Services
+from rural24.services import Services
 
 PASSWORD = "trigo-maiz-2026"
 Client = AsyncTestClient[Litestar]

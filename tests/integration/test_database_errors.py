@@ -24,6 +24,7 @@ import httpx
 import pytest
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from litestar import Litestar, get, post
+from litestar.di import NamedDependency
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +37,7 @@ from infrastructure.settings import Settings, load_settings
 from rural24.app import create_app
 from rural24.auth import PUBLIC
 from rural24.errors import CALLER_REFERENCES
-from rural24.state import Services
+from rural24.reading import Reads
 from tests.conftest import PgDatabase, make_settings, own_primary
 from tests.conftest import assert_problem as problem_of
 from tests.harness.postgres import PostgresCluster
@@ -63,20 +64,20 @@ async def cast_on_primary(db_session: AsyncSession, value: str, to: str) -> str:
 
 
 @get("/test/read", opt=PUBLIC)
-async def read_side_cast(services: Services, value: str) -> str:
+async def read_side_cast(reads: NamedDependency[Reads], value: str) -> str:
     """The raw asyncpg read side."""
-    return str(await services.read_side.fetchval("SELECT $1::text::int", value))
+    return str(await reads.db.fetchval("SELECT $1::text::int", value))
 
 
 @get("/test/read-big", opt=PUBLIC)
-async def read_side_big(services: Services) -> str:
+async def read_side_big(reads: NamedDependency[Reads]) -> str:
     """A value the driver itself refuses to encode."""
-    return str(await services.read_side.fetchval("SELECT $1::int8", 10**30))
+    return str(await reads.db.fetchval("SELECT $1::int8", 10**30))
 
 
 @get("/test/nul", opt=PUBLIC)
-async def read_side_nul(services: Services) -> str:
-    return str(await services.read_side.fetchval("SELECT $1::text", "a\x00b"))
+async def read_side_nul(reads: NamedDependency[Reads]) -> str:
+    return str(await reads.db.fetchval("SELECT $1::text", "a\x00b"))
 
 
 @get("/test/not-null", opt=PUBLIC)
@@ -99,10 +100,10 @@ async def hold_primary_connection(db_session: AsyncSession) -> None:
 
 
 @get("/test/hold-read", opt=PUBLIC)
-async def hold_read_connection(services: Services) -> None:
+async def hold_read_connection(reads: NamedDependency[Reads]) -> None:
     """The same on the read side's asyncpg pool (lock 43)."""
-    await services.read_side.fetchval("SELECT pg_advisory_lock(43)")
-    await services.read_side.fetchval("SELECT pg_advisory_unlock_all()")
+    await reads.db.fetchval("SELECT pg_advisory_lock(43)")
+    await reads.db.fetchval("SELECT pg_advisory_unlock_all()")
 
 
 @get("/test/saved-search-of", opt=PUBLIC)

@@ -177,7 +177,7 @@ def _document() -> dict[str, Any]:
     document is loaded when the module is collected; the document does not depend on the database
     (``test_the_fuzzed_document_is_the_served_one`` checks it is the one the running app serves).
     """
-    from rural24.openapi import build_document
+    from rural24.contract import build_document
 
     return build_document()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import uuid
 from collections.abc import AsyncIterator
@@ -18,12 +19,15 @@ from PIL import Image
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infrastructure.generations import SEARCH, Generations, MemoryGenerations, RedisGenerations, ad_generation
+from domain.shared.unit_of_work import SEARCH, ad_key
+from infrastructure.database.reads import lsn_to_int
+from infrastructure.generations import Generations, RedisGenerations
 from infrastructure.jobs import build_queue, relay_outbox
-from infrastructure.media import InvalidMediaKey, LocalMediaStorage, MediaNotFound, build_media_storage
+from infrastructure.media import InvalidMediaKey, LocalMediaStorage, MediaNotFound, MediaStorage, build_media_storage
 from infrastructure.settings import Settings
-from rural24.jobs.images import process_ad_image
-from rural24.state import Services
+from infrastructure.unit_of_work import Writes
+from rural24.ads.image_jobs import process_ad_image
+from rural24.services import Services, build_services, running_services
 from tests.conftest import PgDatabase, assert_problem, make_settings
 from tests.e2e.processes import free_port
 
@@ -53,6 +57,31 @@ async def generations(client: AsyncTestClient[Litestar], settings: Settings) -> 
     client = Redis.from_url(settings.redis.url)
     yield RedisGenerations(client, settings.app.name)
     await client.aclose()
+
+
+def bumping(services: Services, generations: Generations) -> Services:
+    """``services`` whose writes bump ``generations``."""
+
+    async def current_lsn() -> int:
+        return lsn_to_int(
+            str(await services.read_side.on_primary().fetchval("SELECT pg_current_wal_insert_lsn()::text"))
+        )
+
+    writes = Writes(
+        session_maker=services.database.create_session_maker(),
+        generations=generations,
+        jobs=services.jobs,
+        current_lsn=current_lsn,
+    )
+    return dataclasses.replace(services, generations=generations, writes=writes)
+
+
+@pytest.fixture
+async def worker(settings: Settings, generations: Generations) -> AsyncIterator[Services]:
+    """The worker's services, built in this test's loop as ``rural24 worker`` builds them; their
+    writes bump the generations the app under test reads (as through Redis between processes)."""
+    async with running_services(build_services(settings)) as services:
+        yield bumping(services, generations)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -105,10 +134,9 @@ async def image_rows(db: asyncpg.Connection, ad_id: uuid.UUID) -> list[asyncpg.R
     return list(await db.fetch("SELECT * FROM ad_images WHERE ad_id = $1 ORDER BY position", ad_id))
 
 
-def job_context(engine: AsyncEngine, media_root: Path, generations: Generations) -> Any:
-    """What the worker's start-up puts in the context; the generations are those the app under test
-    reads, so the job's bumps reach it (as through Redis between processes)."""
-    return {"engine": engine, "media": LocalMediaStorage(media_root), "generations": generations}
+def job_context(services: Services, media: MediaStorage | None = None) -> Any:
+    """What the worker puts in a job's context: its services (with another media storage)."""
+    return {"services": services if media is None else dataclasses.replace(services, media=media)}
 
 
 # -- the upload route --------------------------------------------------------------------------
@@ -262,7 +290,7 @@ async def test_the_route_is_in_the_openapi_document(client: AsyncTestClient[Lite
 async def test_job_writes_metadata_free_webp_sizes_and_bumps_the_ad(
     client: AsyncTestClient[Litestar],
     db: asyncpg.Connection,
-    engine: AsyncEngine,
+    worker: Services,
     media_root: Path,
     generations: Generations,
 ) -> None:
@@ -272,12 +300,12 @@ async def test_job_writes_metadata_free_webp_sizes_and_bumps_the_ad(
     assert response.status_code == 202, response.text
     image_id = response.json()["imageId"]
     revision_before = await db.fetchval("SELECT revision FROM ads WHERE id = $1", ad_id)
-    generations_before = await generations.get(ad_generation(ad_id), SEARCH)
+    generations_before = await generations.get(ad_key(ad_id), SEARCH)
     before = await client.get(f"/api/ads/{ad_id}")  # public and cached from here on
     assert before.status_code == 200, before.text
     assert [(i["id"], i["status"], i["urls"]) for i in before.json()["images"]] == [(image_id, "processing", {})]
 
-    assert await process_ad_image(job_context(engine, media_root, generations), image_id=image_id) == "ready"
+    assert await process_ad_image(job_context(worker), image_id=image_id) == "ready"
 
     row = (await image_rows(db, ad_id))[0]
     assert row["status"] == "ready"
@@ -296,7 +324,7 @@ async def test_job_writes_metadata_free_webp_sizes_and_bumps_the_ad(
         assert b"GPS" not in data
     assert (media_root / row["original_key"]).exists()  # kept, never served
     assert await db.fetchval("SELECT revision FROM ads WHERE id = $1", ad_id) == revision_before + 1
-    generations_after = await generations.get(ad_generation(ad_id), SEARCH)
+    generations_after = await generations.get(ad_key(ad_id), SEARCH)
     assert all(after > before for after, before in zip(generations_after, generations_before, strict=True))
 
     # the cached detail moved on with the generations: the next read shows the sizes, with a new ETag
@@ -308,7 +336,7 @@ async def test_job_writes_metadata_free_webp_sizes_and_bumps_the_ad(
     ]
 
     # idempotent: a second run (a retry, a duplicate) changes nothing
-    assert await process_ad_image(job_context(engine, media_root, generations), image_id=image_id) == "ready"
+    assert await process_ad_image(job_context(worker), image_id=image_id) == "ready"
     assert await db.fetchval("SELECT revision FROM ads WHERE id = $1", ad_id) == revision_before + 1
 
     # served publicly under /media (the optimized sizes only, never the original)
@@ -323,7 +351,7 @@ async def test_job_writes_metadata_free_webp_sizes_and_bumps_the_ad(
 async def test_job_marks_a_corrupt_png_failed_without_raising(
     client: AsyncTestClient[Litestar],
     db: asyncpg.Connection,
-    engine: AsyncEngine,
+    worker: Services,
     media_root: Path,
     generations: Generations,
 ) -> None:
@@ -334,7 +362,7 @@ async def test_job_marks_a_corrupt_png_failed_without_raising(
     assert response.status_code == 202, response.text  # the route sniffs; the decoder finds out
     image_id = response.json()["imageId"]
 
-    assert await process_ad_image(job_context(engine, media_root, generations), image_id=image_id) == "failed"
+    assert await process_ad_image(job_context(worker), image_id=image_id) == "failed"
 
     row = (await image_rows(db, ad_id))[0]
     assert row["status"] == "failed"
@@ -347,17 +375,17 @@ async def test_job_marks_a_corrupt_png_failed_without_raising(
 async def test_job_on_a_vanished_image_or_original(
     client: AsyncTestClient[Litestar],
     db: asyncpg.Connection,
-    engine: AsyncEngine,
+    worker: Services,
     media_root: Path,
     generations: Generations,
 ) -> None:
     owner, headers = await seller(client)
     ad_id = await insert_ad(db, owner)
-    assert await process_ad_image(job_context(engine, media_root, generations), image_id=str(uuid.uuid4())) == "missing"
+    assert await process_ad_image(job_context(worker), image_id=str(uuid.uuid4())) == "missing"
 
     image_id = (await upload(client, ad_id, headers, png())).json()["imageId"]
     (media_root / f"originals/{ad_id}/{image_id}").unlink()
-    assert await process_ad_image(job_context(engine, media_root, generations), image_id=image_id) == "failed"
+    assert await process_ad_image(job_context(worker), image_id=image_id) == "failed"
     assert (await image_rows(db, ad_id))[0]["error"] == "the uploaded original is missing"
 
 
@@ -416,14 +444,14 @@ class BrokenStorage(LocalMediaStorage):
 async def test_job_failures_are_retried_and_the_last_attempt_marks_the_row(
     client: AsyncTestClient[Litestar],
     db: asyncpg.Connection,
-    engine: AsyncEngine,
+    worker: Services,
     media_root: Path,
     generations: Generations,
 ) -> None:
     owner, headers = await seller(client)
     ad_id = await insert_ad(db, owner)
     image_id = (await upload(client, ad_id, headers, png())).json()["imageId"]
-    ctx = job_context(engine, media_root, generations) | {"media": BrokenStorage(media_root)}
+    ctx = job_context(worker, BrokenStorage(media_root))
 
     with pytest.raises(OSError, match="disk on fire"):  # raised: SAQ retries it
         await process_ad_image(ctx | {"job": SimpleNamespace(attempts=1, retries=3)}, image_id=image_id)
@@ -468,5 +496,6 @@ async def test_an_upload_while_the_queue_is_down_is_processed_once_it_returns(
         assert job.kwargs == {"image_id": image_id}
     finally:
         await queue.disconnect()
-    ctx = job_context(engine, media_root, MemoryGenerations())
-    assert await process_ad_image(ctx, **job.kwargs) == "ready"
+    worker_settings = make_settings(database, MEDIA_STORAGE_URL=f"file://{media_root}")
+    async with running_services(build_services(worker_settings)) as worker:
+        assert await process_ad_image(job_context(worker), **job.kwargs) == "ready"

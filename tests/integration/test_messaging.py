@@ -15,7 +15,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient, WebSocketTestSession
 
 from infrastructure.settings import Settings
-from rural24.state import Services
+from rural24.services import Services
 from tests.conftest import PgDatabase, make_settings
 from tests.harness.redis import RedisServer, RedisService
 

@@ -17,7 +17,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from openapi_spec_validator import validate
 
-from rural24.openapi import SNAPSHOT, render
+from rural24.contract import SNAPSHOT, render
 from tests.conftest import PgDatabase, make_settings
 
 METHODS = ("get", "put", "post", "delete", "patch")

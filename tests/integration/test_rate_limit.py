@@ -20,10 +20,12 @@ from redis.asyncio import Redis
 
 from infrastructure.ratelimit import RedisRateLimiter
 from infrastructure.settings import RateLimit, Settings
+from rural24.app import context_plugins
+from rural24.contexts import provide
 from rural24.auth import PUBLIC
-from rural24.plugin import AppPlugin
-from rural24.ratelimit import limit_login, limit_messages, limit_search
-from rural24.state import Services
+from rural24.plugin import InfrastructurePlugin
+from rural24.ratelimit import Limits
+from rural24.services import build_services
 from tests.conftest import PgDatabase, make_settings
 
 OpenClient = Callable[..., AbstractAsyncContextManager[AsyncTestClient[Litestar]]]
@@ -37,22 +39,22 @@ def settings(mode: str, database: PgDatabase, request: pytest.FixtureRequest) ->
 
 
 @get("/api/test/limits/search", opt=PUBLIC)
-async def search_probe(request: Request[Any, Any, Any], services: NamedDependency[Services]) -> dict[str, int]:
-    decision = await limit_search(services, request)
+async def search_probe(request: Request[Any, Any, Any], limits: NamedDependency[Limits]) -> dict[str, int]:
+    decision = await limits.search(request)
     return {"remaining": decision.remaining}
 
 
 @get("/api/test/limits/login", opt=PUBLIC)
 async def login_probe(
-    request: Request[Any, Any, Any], services: NamedDependency[Services], email: FromQuery[str]
+    request: Request[Any, Any, Any], limits: NamedDependency[Limits], email: FromQuery[str]
 ) -> dict[str, int]:
-    decision = await limit_login(services, request, email)
+    decision = await limits.login(request, email)
     return {"remaining": decision.remaining}
 
 
 @get("/api/test/limits/messages", opt=PUBLIC)
-async def messages_probe(services: NamedDependency[Services], user: FromQuery[str]) -> dict[str, int]:
-    decision = await limit_messages(services, user)
+async def messages_probe(limits: NamedDependency[Limits], user: FromQuery[str]) -> dict[str, int]:
+    decision = await limits.messages(user)
     return {"remaining": decision.remaining}
 
 
@@ -64,7 +66,12 @@ def open_client(mode: str, database: PgDatabase, request: pytest.FixtureRequest)
     @asynccontextmanager
     async def open_(**extra: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
         settings = make_settings(database, redis_url, **({"RATE_LIMIT_API": "5/minute"} | extra))
-        app = Litestar(plugins=[AppPlugin(settings)], route_handlers=[search_probe, login_probe, messages_probe])
+        services = build_services(settings)
+        app = Litestar(
+            plugins=[InfrastructurePlugin(services), *context_plugins(services)],
+            route_handlers=[search_probe, login_probe, messages_probe],
+            dependencies={"limits": provide(services.limits)},  # the probes' own dependency
+        )
         async with AsyncTestClient(app=app) as client:
             yield client
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from domain.ads.saved_searches import daily_matches, match_new_ad
-from rural24.state import Services
+from rural24.services import Services
 from tests.integration.test_ads import Client, auth, publish, user
 
 

@@ -22,12 +22,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
 import pytest
 
+from demo.seed import seed_demo_data
 from domain.accounts import queries as account_queries
 from domain.ads import commands as ad_commands
 from domain.ads import queries as ad_queries
@@ -35,7 +35,6 @@ from domain.ads.queries import CategoryTree, SearchAds, build_search_sql, normal
 from domain.catalog.queries import ListCategories, list_categories
 from domain.catalog.reference import PROVINCE_CODES
 from infrastructure.database.reads import READ_SESSION_SETTINGS, ReadSide
-from rural24.seed import seed_demo_data
 from tests.harness.postgres import ClusterPair
 
 pytestmark = pytest.mark.postgres
@@ -221,7 +220,7 @@ class Shape:
     """Page 2 by keyset: ``cursor`` is the ``nextCursor`` of the first page of the same search."""
 
 
-USD_RANGE = {"currency": "USD", "min_price": Decimal(10_000), "max_price": Decimal(50_000)}
+USD_RANGE = {"currency": "USD", "min_price": "10000", "max_price": "50000"}
 
 SHAPES = [
     Shape("recent", {}),

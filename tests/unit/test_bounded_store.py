@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infrastructure.stores import BoundedMemoryStore, build_store_registry
+from infrastructure.stores import BoundedMemoryStore, memory_stores
 
 
 async def test_oldest_entries_go_beyond_the_bound() -> None:
@@ -15,6 +15,6 @@ async def test_oldest_entries_go_beyond_the_bound() -> None:
 
 
 def test_only_the_cache_is_bounded() -> None:
-    registry = build_store_registry("rural24", None)
+    registry = memory_stores()
     assert isinstance(registry.get("cache"), BoundedMemoryStore)
     assert not isinstance(registry.get("sessions"), BoundedMemoryStore)  # revocations are never evicted

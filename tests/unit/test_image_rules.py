@@ -19,7 +19,7 @@ from domain.ads.images import (
     size_key,
     sniff_image_type,
 )
-from rural24.jobs.images import ImageRejected, render_webp_sizes
+from rural24.ads.image_jobs import ImageRejected, render_webp_sizes
 
 
 def encode(fmt: str, size: tuple[int, int] = (8, 6), mode: str = "RGB", **params: object) -> bytes:

@@ -176,7 +176,7 @@ def test_the_tree_constant_and_the_flat_list_agree() -> None:
 
 
 def test_the_demo_seed_covers_every_sub_category() -> None:
-    seed = pytest.importorskip("rural24.seed")
+    seed = pytest.importorskip("demo.seed")
     assert {c.slug for c in leaf_categories()} == set(seed.CATEGORY_SPECS)
     assert set(seed.LOCALITIES) == {p.code for p in PROVINCES}
     assert set(seed.PROVINCE_WEIGHTS) == {p.code for p in PROVINCES}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import CacheControlHeader
@@ -16,11 +18,24 @@ from domain.catalog.queries import (
     list_categories,
     list_provinces,
 )
+from domain.shared.ports import ReadConnection
+from infrastructure.settings import Settings
 from rural24.auth import PUBLIC
 from rural24.openapi import X_CACHE, documented
-from rural24.state import Services
+from rural24.reading import ANY_REPLICA, Reads, Snapshot
 
 _encoder = msgspec.json.Encoder()
+# Reference data changes with a deployment (migrations), not with writes: no generation, any replica.
+_CATEGORIES = Snapshot("categories:all", ANY_REPLICA)
+_PROVINCES = Snapshot("provinces:all", ANY_REPLICA)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogPorts:
+    """What the catalog routes use: the ``catalog`` dependency (one per route: see ``AdsPorts``)."""
+
+    reads: Reads
+    settings: Settings
 
 
 def _cached_json(body: bytes, cached: bool) -> Response[bytes]:
@@ -42,13 +57,14 @@ class CatalogController(Controller):
         ),
         cache_control=CacheControlHeader(public=True, max_age=300, s_maxage=3600),
     )
-    async def categories(self, services: NamedDependency[Services]) -> Response[list[CategoryRead]]:
-        async def load() -> bytes:
-            return _encoder.encode(await list_categories(ListCategories(), services.read_side))
+    async def categories(
+        self,
+        catalog: NamedDependency[CatalogPorts],
+    ) -> Response[list[CategoryRead]]:
+        async def load(db: ReadConnection) -> bytes:
+            return _encoder.encode(await list_categories(ListCategories(), db))
 
-        body, cached = await services.query_cache.get_or_load(
-            "categories:all", services.settings.cache.categories_ttl, load
-        )
+        body, cached = await catalog.reads.cached(_CATEGORIES, catalog.settings.cache.categories_ttl, load)
         return _cached_json(body, cached)  # type: ignore[return-value]  # pre-encoded list[CategoryRead]
 
     @get(
@@ -58,11 +74,12 @@ class CatalogController(Controller):
         description="The 24 jurisdictions (23 provinces and CABA). `code` is the value the `province` filters take.",
         cache_control=CacheControlHeader(public=True, max_age=86400, s_maxage=86400),
     )
-    async def provinces(self, services: NamedDependency[Services]) -> Response[list[ProvinceRead]]:
-        async def load() -> bytes:
-            return _encoder.encode(await list_provinces(ListProvinces(), services.read_side))
+    async def provinces(
+        self,
+        catalog: NamedDependency[CatalogPorts],
+    ) -> Response[list[ProvinceRead]]:
+        async def load(db: ReadConnection) -> bytes:
+            return _encoder.encode(await list_provinces(ListProvinces(), db))
 
-        body, cached = await services.query_cache.get_or_load(
-            "provinces:all", services.settings.cache.categories_ttl, load
-        )
+        body, cached = await catalog.reads.cached(_PROVINCES, catalog.settings.cache.categories_ttl, load)
         return _cached_json(body, cached)  # type: ignore[return-value]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -13,41 +12,27 @@ from litestar import Controller, Request, Response, Router, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader, UploadFile
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, MultipartBody
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.status_codes import HTTP_202_ACCEPTED
 from uuid_utils.compat import uuid7
 
-from domain.ads.images import (
-    INVALID_IMAGE,
-    MAX_IMAGE_BYTES,
-    MAX_IMAGES_PER_AD,
-    SNIFF_BYTES,
-    image_limit_reached,
-    original_key,
-    sniff_image_type,
-)
+from domain.ads.images import MAX_IMAGE_BYTES, MAX_IMAGES_PER_AD, AddImage, add_image, original_key
 from domain.shared.fields import LINE_PATTERN
-from domain.shared.job_outbox import record_job
 from domain.shared.structs import CamelStruct
-from infrastructure.database.reads import lsn_to_int
-from infrastructure.generations import ad_generation, user_writes
+from domain.shared.unit_of_work import Command
 from infrastructure.media import LocalMediaStorage
-from rural24.auth import PUBLIC, current_user
+from rural24.ads.http import AdsPorts
+from rural24.auth import PUBLIC, current_actor
+from rural24.dependencies import Commands
 from rural24.openapi import CACHE_CONTROL, documented
 from rural24.ratelimit import SKIP_RATE_LIMIT
-from rural24.state import Services
-
-logger = logging.getLogger("rural24.images")
 
 MULTIPART_OVERHEAD = 16 * 1024
 """Room for the multipart boundaries and part headers around the file itself."""
-PROCESS_JOB = "process_ad_image"
 
 
 @dataclass
@@ -62,40 +47,11 @@ class ImageAccepted(CamelStruct):
     status: Literal["processing"] = "processing"
 
 
-_LOCK_AD = text("SELECT owner_id FROM ads WHERE id = :ad_id AND deleted_at IS NULL FOR NO KEY UPDATE")
-_COUNT_IMAGES = text(
-    "SELECT count(*) FILTER (WHERE status <> 'failed') AS kept, COALESCE(max(position) + 1, 0) AS next_position "
-    "FROM ad_images WHERE ad_id = :ad_id"
-)
-_INSERT_IMAGE = text(
-    "INSERT INTO ad_images (id, ad_id, position, status, original_key, content_type, byte_size, sizes, "
-    "created_at, updated_at) VALUES (:id, :ad_id, :position, 'processing', :original_key, :content_type, "
-    ":byte_size, '{}'::jsonb, now(), now())"
-)
-_TOUCH_AD = text("UPDATE ads SET revision = revision + 1, updated_at = now() WHERE id = :ad_id")
-_LSN = text("SELECT pg_current_wal_insert_lsn()::text")
-
-
-def _unprocessable(detail: str) -> ValidationException:
-    return ValidationException(
-        detail=detail,
-        status_code=HTTP_422_UNPROCESSABLE_ENTITY,
-        extra=[{"key": "file", "message": detail, "source": "body"}],
-    )
-
-
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     content = await upload.read(limit + 1)
     if len(content) > limit:
         raise RequestEntityTooLarge(f"an image may have at most {limit // (1024 * 1024)} MiB")
     return content
-
-
-async def _bump(session: AsyncSession, services: Services, *names: str) -> None:
-    """After a commit: move the caches past it (the WAL position it reached)."""
-    lsn = await session.scalar(_LSN)
-    await session.commit()
-    await services.generations.bump(lsn_to_int(str(lsn)), *names)
 
 
 class ImagesController(Controller):
@@ -125,53 +81,23 @@ class ImagesController(Controller):
         id: FromPath[UUID],
         data: MultipartBody[ImageUpload],
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        services: NamedDependency[Services],
+        commands: NamedDependency[Commands],
+        ads: NamedDependency[AdsPorts],
     ) -> Response[ImageAccepted]:
-        me = current_user(request)
+        actor = current_actor(request)
         try:
-            content = await _read_limited(data.file, min(MAX_IMAGE_BYTES, services.settings.server.max_upload_body))
+            content = await _read_limited(data.file, min(MAX_IMAGE_BYTES, ads.settings.server.max_upload_body))
         finally:
             await data.file.close()
-
-        # The ad row is locked until commit: concurrent uploads to one ad count one after the other.
-        owner_id = await db_session.scalar(_LOCK_AD, {"ad_id": id})
-        if owner_id is None or owner_id != me.id:
-            raise NotFoundException("ad not found")
-        content_type = sniff_image_type(content[:SNIFF_BYTES])
-        if content_type is None:
-            raise _unprocessable(INVALID_IMAGE)
-        counts = (await db_session.execute(_COUNT_IMAGES, {"ad_id": id})).one()
-        if image_limit_reached(counts.kept):
-            raise _unprocessable(f"an ad holds at most {MAX_IMAGES_PER_AD} images")
-
         image_id = UUID(str(uuid7()))
-        key = original_key(id, image_id)
-        await services.media.put(key, content, content_type)
         try:
-            await db_session.execute(
-                _INSERT_IMAGE,
-                {
-                    "id": image_id,
-                    "ad_id": id,
-                    "position": counts.next_position,
-                    "original_key": key,
-                    "content_type": content_type,
-                    "byte_size": len(content),
-                },
-            )
-            # the ad's detail lists processing images too: a new ETag, and caches move on
-            await db_session.execute(_TOUCH_AD, {"ad_id": id})
-            # recorded with the image: a queue that is down delays the processing, never loses it
-            job = await record_job(db_session, PROCESS_JOB, key=f"image:{image_id}", image_id=str(image_id))
-            await db_session.commit()
+            # the handler stores the original once the ad and the file pass its checks
+            await commands.handle(add_image(ads.media), Command(actor, AddImage(id, image_id, content)))
         except BaseException:
+            # refused, rolled back or not committed: no original without its image row
             with contextlib.suppress(Exception):
-                await services.media.delete(key)
+                await ads.media.delete(original_key(id, image_id))
             raise
-        await _bump(db_session, services, ad_generation(id), user_writes(me.id))
-
-        await services.jobs.dispatch(job, db_session)
         return Response(ImageAccepted(image_id), status_code=HTTP_202_ACCEPTED, headers={"Cache-Control": "no-store"})
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.accounts.commands import (
     BlockUser,
@@ -23,7 +22,6 @@ from domain.accounts.commands import (
     LogIn,
     ProfileChanges,
     RegisterUser,
-    UpdateProfile,
     block_user,
     end_all_sessions,
     end_session,
@@ -31,7 +29,6 @@ from domain.accounts.commands import (
     register_user,
     update_profile,
 )
-from domain.accounts.emails import welcome_email
 from domain.accounts.errors import AccountGone
 from domain.accounts.models import User
 from domain.accounts.queries import (
@@ -44,20 +41,27 @@ from domain.accounts.queries import (
     get_seller_profile,
 )
 from domain.accounts.services import UserService
-from domain.messaging.outbox import QueueEmail, queue_email
 from domain.shared.structs import CamelStruct
-from infrastructure.database.reads import lsn_to_int
-from infrastructure.generations import SEARCH, ad_generation
-from infrastructure.sessions import now_ms
-from rural24.auth import PUBLIC, CurrentUser, current_user, requires_admin
-from rural24.jobs.emails import enqueue_email
+from domain.shared.unit_of_work import Actor, Command
+from rural24.auth import PUBLIC, Authenticator, current_actor, current_user, requires_admin
+from rural24.dependencies import Commands
 from rural24.openapi import CACHE_CONTROL, documented
-from rural24.ratelimit import limit_login
-from rural24.state import Services
+from rural24.ratelimit import Limits
+from rural24.reading import ANY_REPLICA, PRIMARY, PRIVATE, Reads
 
 logger = logging.getLogger("rural24.accounts")
 
-PRIVATE = {"Cache-Control": "private, no-store"}
+HEADERS = {"Cache-Control": PRIVATE}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsPorts:
+    """What the accounts routes use: the ``accounts`` dependency, built by
+    ``rural24.accounts.accounts_plugin`` (one per route: see ``rural24.ads.http.AdsPorts``)."""
+
+    reads: Reads
+    authenticator: Authenticator
+    limits: Limits
 
 
 class AuthResult(CamelStruct):
@@ -70,22 +74,19 @@ def _summary(user: User) -> UserSummary:
     return UserSummary(user.id, user.email, user.name, user.role)  # type: ignore[arg-type]
 
 
-async def _issue(services: Services, user: User) -> AuthResult:
-    issued = await services.authenticator.issue(user.id, user.role)
+async def _issue(authenticator: Authenticator, user: User) -> AuthResult:
+    issued = await authenticator.issue(user.id, user.role)
     return AuthResult(issued.token, datetime.fromtimestamp(issued.expires_at, UTC), _summary(user))
 
 
 provide_users = create_service_provider(UserService)
-
-
-def provide_current_user(request: Request[Any, Any, Any]) -> CurrentUser:
-    return current_user(request)
+"""``users`` (registered by ``rural24.accounts.accounts_plugin``): login's check of the
+credentials, on the request's session; nothing is written through it."""
 
 
 class AuthController(Controller):
     path = "/api/auth"
     tags = ["accounts"]
-    dependencies = {"users": Provide(provide_users)}
 
     @post(
         "/register",
@@ -100,17 +101,12 @@ class AuthController(Controller):
     async def register(
         self,
         data: JSONBody[RegisterUser],
-        users: NamedDependency[UserService],
-        db_session: NamedDependency[AsyncSession],
-        services: NamedDependency[Services],
+        commands: NamedDependency[Commands],
+        accounts: NamedDependency[AccountsPorts],
     ) -> Response[AuthResult]:
-        user = await register_user(data, users)
-        subject, body = welcome_email(user.name)
-        welcome = QueueEmail(kind="welcome", dedupe_key=f"welcome:{user.id}", to=user.email, subject=subject, body=body)
-        delivery_id = await queue_email(welcome, db_session)  # same transaction as the account: an outbox
-        await db_session.commit()
-        await enqueue_email(services.jobs, delivery_id)
-        return Response(await _issue(services, user), status_code=HTTP_201_CREATED, headers=PRIVATE)
+        # Nobody is logged in yet: the system opens the account on the caller's behalf.
+        user = await commands.handle(register_user, Command(Actor.system(), data))
+        return Response(await _issue(accounts.authenticator, user), status_code=HTTP_201_CREATED, headers=HEADERS)
 
     @post(
         "/login",
@@ -126,11 +122,11 @@ class AuthController(Controller):
         data: JSONBody[LogIn],
         users: NamedDependency[UserService],
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        accounts: NamedDependency[AccountsPorts],
     ) -> Response[AuthResult]:
-        await limit_login(services, request, data.email)
+        await accounts.limits.login(request, data.email)
         user = await log_in(data, users)
-        return Response(await _issue(services, user), headers=PRIVATE)
+        return Response(await _issue(accounts.authenticator, user), headers=HEADERS)
 
     @post(
         "/logout",
@@ -140,20 +136,10 @@ class AuthController(Controller):
         description="The token never works again, on any instance, whatever the session store's state. "
         "With `SESSION_STRATEGY=redis` and Redis unreachable: 503 with `Retry-After`, nothing changed.",
     )
-    async def logout(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        services: NamedDependency[Services],
-    ) -> None:
+    async def logout(self, request: Request[Any, Any, Any], commands: NamedDependency[Commands]) -> None:
         me = current_user(request)
-        expires_at = datetime.fromtimestamp(me.expires_at, UTC)
-        await end_session(EndSession(user_id=me.id, token_id=UUID(me.token_id), expires_at=expires_at), db_session)
-        # The store before the commit: with session records (Redis) a store that is down refuses the
-        # logout (503, nothing recorded) rather than leave a record alive behind a committed logout.
-        await services.authenticator.sessions.revoke(str(me.id), me.token_id, me.expires_at)
-        await db_session.commit()
-        await services.notifications.session_ended(me.id)  # this token's open sockets close (4401)
+        logout = EndSession(token_id=UUID(me.token_id), expires_at=datetime.fromtimestamp(me.expires_at, UTC))
+        await commands.handle(end_session, Command(me.actor, logout))
 
     @post(
         "/logout-all-devices",
@@ -161,25 +147,13 @@ class AuthController(Controller):
         summary="Log out every session of the user",
         **documented("logoutAllDevices", "user"),
     )
-    async def logout_all_devices(
-        self,
-        request: Request[Any, Any, Any],
-        users: NamedDependency[UserService],
-        db_session: NamedDependency[AsyncSession],
-        services: NamedDependency[Services],
-    ) -> None:
-        me = current_user(request)
-        at = now_ms()
-        await end_all_sessions(EndAllSessions(user_id=me.id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
-        await services.authenticator.sessions.revoke_all(str(me.id), at)  # before the commit, as in logout
-        await db_session.commit()
-        await services.notifications.session_ended(me.id)  # open sockets close (4401)
+    async def logout_all_devices(self, request: Request[Any, Any, Any], commands: NamedDependency[Commands]) -> None:
+        await commands.handle(end_all_sessions, Command(current_actor(request), EndAllSessions()))
 
 
 class MeController(Controller):
     path = "/api/me"
     tags = ["accounts"]
-    dependencies = {"users": Provide(provide_users)}
 
     @get(
         "/",
@@ -188,13 +162,17 @@ class MeController(Controller):
         description="Always fresh (read on the primary). `private, no-store`. 401 when the account no longer "
         "exists (every token of a deleted user is refused from then on).",
     )
-    async def me(self, request: Request[Any, Any, Any], services: NamedDependency[Services]) -> Response[Profile]:
+    async def me(
+        self,
+        request: Request[Any, Any, Any],
+        accounts: NamedDependency[AccountsPorts],
+    ) -> Response[Profile]:
         me = current_user(request)
-        profile = await get_profile(GetProfile(user_id=me.id), services.read_side.on_primary())
+        profile = await get_profile(GetProfile(user_id=me.id), accounts.reads.at(PRIMARY))
         if profile is None:  # deleted since the token was checked: no token of theirs counts any more
-            await services.authenticator.sessions.user_gone(str(me.id))
+            await accounts.authenticator.sessions.user_gone(str(me.id))
             raise AccountGone
-        return Response(profile, headers=PRIVATE)
+        return Response(profile, headers=HEADERS)
 
     @patch(
         "/",
@@ -206,16 +184,14 @@ class MeController(Controller):
         self,
         data: JSONBody[ProfileChanges],
         request: Request[Any, Any, Any],
-        users: NamedDependency[UserService],
-        db_session: NamedDependency[AsyncSession],
-        services: NamedDependency[Services],
+        commands: NamedDependency[Commands],
+        accounts: NamedDependency[AccountsPorts],
     ) -> Response[Profile]:
-        me = current_user(request)
-        await update_profile(UpdateProfile(user_id=me.id, changes=data), users)
-        await db_session.commit()
-        profile = await get_profile(GetProfile(user_id=me.id), services.read_side.on_primary())
+        actor = current_actor(request)
+        await commands.handle(update_profile, Command(actor, data))
+        profile = await get_profile(GetProfile(user_id=actor.user_id), accounts.reads.at(PRIMARY))
         assert profile is not None
-        return Response(profile, headers=PRIVATE)
+        return Response(profile, headers=HEADERS)
 
 
 class UsersController(Controller):
@@ -229,8 +205,8 @@ class UsersController(Controller):
         **documented("getUser", "public", errors=(404,)),
         description="404 for unknown or blocked users. `activeAds` counts the ads a buyer can find.",
     )
-    async def seller(self, id: FromPath[UUID], services: NamedDependency[Services]) -> SellerProfile:
-        profile = await get_seller_profile(GetSellerProfile(user_id=id), services.read_side)
+    async def seller(self, id: FromPath[UUID], accounts: NamedDependency[AccountsPorts]) -> SellerProfile:
+        profile = await get_seller_profile(GetSellerProfile(user_id=id), accounts.reads.at(ANY_REPLICA))
         if profile is None:
             raise NotFoundException("user not found")
         return profile
@@ -240,7 +216,6 @@ class AdminUsersController(Controller):
     path = "/api/admin/users"
     tags = ["admin"]
     guards = [requires_admin]
-    dependencies = {"users": Provide(provide_users)}
 
     @post(
         "/{id:uuid}/block",
@@ -250,20 +225,7 @@ class AdminUsersController(Controller):
         description="Every session of the user dies at once, login is refused, and their ads leave search.",
     )
     async def block(
-        self,
-        id: FromPath[UUID],
-        users: NamedDependency[UserService],
-        db_session: NamedDependency[AsyncSession],
-        services: NamedDependency[Services],
+        self, id: FromPath[UUID], request: Request[Any, Any, Any], commands: NamedDependency[Commands]
     ) -> None:
-        at = now_ms()
-        await block_user(BlockUser(user_id=id, at=datetime.fromtimestamp(at / 1000, UTC)), users)
-        await services.authenticator.sessions.user_gone(str(id))  # before the commit, as in logout
-        await db_session.commit()
-        await services.notifications.session_ended(id)  # open sockets close (4401)
-        # their ads leave search and detail at once
-        lsn = await db_session.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
-        ads = (await db_session.scalars(text("SELECT id FROM ads WHERE owner_id = :id"), {"id": id})).all()
-        await db_session.commit()
-        await services.generations.bump(lsn_to_int(str(lsn)), SEARCH, *(ad_generation(ad) for ad in ads))
+        await commands.handle(block_user, Command(current_actor(request), BlockUser(user_id=id)))
         logger.info("user %s blocked", id)

@@ -7,13 +7,13 @@ import time
 from typing import Literal
 
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
+from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from domain.shared.structs import CamelStruct
 from rural24.openapi import documented
-from rural24.state import Services
+from rural24.services import Services
 
 CheckState = Literal["ok", "degraded", "down"]
 
@@ -111,7 +111,8 @@ class HealthController(Controller):
             responses={503: ResponseSpec(data_container=Readiness, description="The primary is down.")},
         ),
     )
-    async def readiness(self, services: NamedDependency[Services]) -> Response[Readiness]:
+    async def readiness(self, state: State) -> Response[Readiness]:
+        services = Services.of(state)  # readiness checks every backing service: the one whole-bag reader
         primary, replica, redis, queue = await asyncio.gather(
             _check_primary(services), _check_replica(services), _check_redis(services), _check_queue(services)
         )

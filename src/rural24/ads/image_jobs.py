@@ -1,11 +1,12 @@
 """The image job: optimized WebP sizes of an uploaded ad image (``process_ad_image``).
 
-The upload route stores the original, inserts the ``ad_images`` row as ``processing`` and queues
-this job. The job decodes the original with Pillow (in a small thread pool), applies the EXIF orientation,
-converts embedded colour profiles to sRGB, and writes one WebP per slot of
-:data:`domain.ads.images.IMAGE_WIDTHS` *without any metadata* (no EXIF, GPS, XMP or ICC). Then
-the row becomes ``ready`` (``sizes``: slot → media key), the ad's ``revision`` moves on (its
-``ETag`` changes), and the ad's and search's cache generations move past the commit.
+The upload (``domain.ads.images.add_image``) stores the original, inserts the ``ad_images`` row
+as ``processing`` and records this job. The job decodes the original with Pillow (in a small
+thread pool), applies the EXIF orientation, converts embedded colour profiles to sRGB, and writes
+one WebP per slot of :data:`domain.ads.images.IMAGE_WIDTHS` *without any metadata* (no EXIF, GPS,
+XMP or ICC). Then the row becomes ``ready`` (``sizes``: slot → media key), the ad's ``revision``
+moves on (its ``ETag`` changes), and the ad's and search's cache generations move past the
+commit: one command, ``domain.ads.images.finish_image``, through the worker's unit of work.
 
 A file that cannot be decoded (corrupt, disguised, truncated, over 40 megapixels) is not an
 error of the job: the row becomes ``failed`` with a short ``error`` and the job returns
@@ -27,23 +28,29 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import msgspec
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.ads.images import IMAGE_WIDTHS, INVALID_IMAGE, MAX_SOURCE_PIXELS, plan_sizes, size_key
-from infrastructure.database.reads import lsn_to_int
-from infrastructure.generations import SEARCH, Generations, ad_generation, user_writes
+from domain.ads.images import (
+    IMAGE_WIDTHS,
+    INVALID_IMAGE,
+    MAX_SOURCE_PIXELS,
+    FinishImage,
+    ImageToProcess,
+    finish_image,
+    image_to_process,
+    plan_sizes,
+    size_key,
+)
+from domain.shared.unit_of_work import Actor, Command
 from infrastructure.media import MediaNotFound, MediaStorage
+from infrastructure.unit_of_work import Writes
+from rural24.contexts import JobContext
+from rural24.reading import PRIMARY
 
-if TYPE_CHECKING:
-    from rural24.worker import Context
-
-logger = logging.getLogger("rural24.jobs.images")
+logger = logging.getLogger("rural24.ads.image_jobs")
 
 # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that; we refuse above it ourselves.
 Image.MAX_IMAGE_PIXELS = MAX_SOURCE_PIXELS
@@ -135,60 +142,46 @@ def _to_srgb(image: Image.Image, alpha: bool) -> Image.Image:
 
 # -- the job ------------------------------------------------------------------------------------
 
-
-_LOAD = text(
-    "SELECT i.ad_id, i.status, i.original_key, a.owner_id "
-    "FROM ad_images i JOIN ads a ON a.id = i.ad_id WHERE i.id = CAST(:id AS uuid)"
-)
-_TOUCH_AD = text("UPDATE ads SET revision = revision + 1, updated_at = now() WHERE id = :ad_id")
-_FINISH = text(
-    "UPDATE ad_images SET status = :status, sizes = CAST(:sizes AS jsonb), error = :error, updated_at = now() "
-    "WHERE id = CAST(:id AS uuid) AND status = 'processing'"
-)
-_STATUS = text("SELECT status FROM ad_images WHERE id = CAST(:id AS uuid)")
-_LSN = text("SELECT pg_current_wal_insert_lsn()::text")
+GIVE_UP = "processing failed; upload the image again"
 
 
-async def process_ad_image(ctx: Context, *, image_id: str) -> str:
+async def process_ad_image(ctx: JobContext, *, image_id: str) -> str:
     """Write the optimized sizes of one uploaded image; returns the image's final status
     (``ready``, ``failed``, or ``missing`` when the image or its ad is gone). Idempotent."""
     try:
-        UUID(image_id)
+        image_uuid = UUID(image_id)
     except ValueError:
         return "missing"
-    engine = ctx["engine"]
-    async with engine.connect() as connection:
-        row = (await connection.execute(_LOAD, {"id": image_id})).first()
-    if row is None:
+    services = ctx["services"]
+    image = await image_to_process(image_uuid, services.reads.at(PRIMARY))
+    if image is None:
         logger.info("image %s is gone (its ad was deleted?)", image_id)
         return "missing"
-    if row.status != "processing":
-        return str(row.status)
+    if image.status != "processing":
+        return image.status
     try:
-        return await _process(ctx, image_id, row.ad_id, row.owner_id, row.original_key)
+        return await _process(services.writes, services.media, image_uuid, image)
     except Exception:
         job = ctx.get("job")
         if job is not None and job.attempts >= job.retries:  # SAQ will not try again: say so on the row
             with contextlib.suppress(Exception):
-                give_up = "processing failed; upload the image again"
-                await _finish(engine, ctx["generations"], image_id, row.ad_id, row.owner_id, error=give_up)
+                await _finish(services.writes, image_uuid, error=GIVE_UP)
         raise
 
 
-async def _process(ctx: Context, image_id: str, ad_id: Any, owner_id: Any, original_key: str) -> str:
-    engine, media, generations = ctx["engine"], ctx["media"], ctx["generations"]
+async def _process(writes: Writes, media: MediaStorage, image_id: UUID, image: ImageToProcess) -> str:
     try:
-        original = await media.get(original_key)
+        original = await media.get(image.original_key)
     except MediaNotFound:
-        return await _finish(engine, generations, image_id, ad_id, owner_id, error="the uploaded original is missing")
+        return await _finish(writes, image_id, error="the uploaded original is missing")
     started = time.perf_counter()
     try:
         rendered = await asyncio.get_running_loop().run_in_executor(_RENDERERS, render_webp_sizes, original)
     except ImageRejected as exc:
         logger.info("image %s rejected: %s", image_id, exc)
-        return await _finish(engine, generations, image_id, ad_id, owner_id, error=str(exc)[:255])
-    sizes = await _store(media, ad_id, image_id, rendered)
-    status = await _finish(engine, generations, image_id, ad_id, owner_id, sizes=sizes)
+        return await _finish(writes, image_id, error=str(exc)[:255])
+    sizes = await _store(media, image.ad_id, image_id, rendered)
+    status = await _finish(writes, image_id, sizes=sizes)
     logger.info(
         "image %s %s: %d bytes → %s in %.0f ms",
         image_id,
@@ -200,7 +193,7 @@ async def _process(ctx: Context, image_id: str, ad_id: Any, owner_id: Any, origi
     return status
 
 
-async def _store(media: MediaStorage, ad_id: Any, image_id: str, rendered: list[RenderedSize]) -> dict[str, str]:
+async def _store(media: MediaStorage, ad_id: UUID, image_id: UUID, rendered: list[RenderedSize]) -> dict[str, str]:
     sizes: dict[str, str] = {}
     for size in rendered:
         key = size_key(ad_id, image_id, size.slot)
@@ -210,31 +203,7 @@ async def _store(media: MediaStorage, ad_id: Any, image_id: str, rendered: list[
 
 
 async def _finish(
-    engine: AsyncEngine,
-    generations: Generations,
-    image_id: str,
-    ad_id: Any,
-    owner_id: Any,
-    *,
-    sizes: dict[str, str] | None = None,
-    error: str | None = None,
+    writes: Writes, image_id: UUID, *, sizes: dict[str, str] | None = None, error: str | None = None
 ) -> str:
-    """``ready`` (with ``sizes``) or ``failed`` (with ``error``), the ad's revision bumped, then the
-    caches moved past the commit. Only a row still ``processing`` changes (a concurrent run that
-    finished first wins); returns the row's status."""
-    status = "failed" if error is not None else "ready"
-    async with engine.connect() as connection:
-        # the ad first, like every other writer of an ad and its images (one lock order)
-        await connection.execute(_TOUCH_AD, {"ad_id": ad_id})
-        result = await connection.execute(
-            _FINISH,
-            {"id": image_id, "status": status, "sizes": msgspec.json.encode(sizes or {}).decode(), "error": error},
-        )
-        if result.rowcount == 0:
-            await connection.rollback()
-            current = await connection.scalar(_STATUS, {"id": image_id})
-            return str(current) if current is not None else "missing"
-        await connection.commit()
-        lsn = await connection.scalar(_LSN)
-    await generations.bump(lsn_to_int(str(lsn)), ad_generation(ad_id), SEARCH, user_writes(owner_id))
-    return status
+    """``ready`` (with ``sizes``) or ``failed`` (with ``error``): see ``finish_image``."""
+    return await writes.run(finish_image, Command(Actor.system(), FinishImage(image_id, sizes=sizes, error=error)))

@@ -35,7 +35,7 @@ from argon2 import PasswordHasher
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from domain.catalog.reference import PROVINCES, CategoryRef, leaf_categories
+from domain.catalog.reference import PROVINCES, ReferenceCategory, leaf_categories
 from infrastructure.database.urls import asyncpg_dsn
 
 DEMO_PASSWORD = "rural24-demo"  # noqa: S105  # public on purpose: the demo login
@@ -1256,7 +1256,7 @@ def _ad_batches(
     seed: int,
     count: int,
     anchor_ms: int,
-    categories: Sequence[CategoryRef],
+    categories: Sequence[ReferenceCategory],
     owners: Sequence[tuple[uuid.UUID, str]],
 ) -> Iterator[list[tuple[Any, ...]]]:
     """``count`` ad rows (in :data:`AD_COLUMNS` order), :data:`BATCH_SIZE` at a time.
@@ -1351,7 +1351,7 @@ def _ad_batches(
 # The command
 
 
-async def _reference(connection: asyncpg.Connection) -> list[CategoryRef]:
+async def _reference(connection: asyncpg.Connection) -> list[ReferenceCategory]:
     """The leaf categories this seed can fill, checking the reference data is in place."""
     try:
         rows = await connection.fetch("SELECT id, parent_id IS NOT NULL AS leaf, is_active FROM categories")

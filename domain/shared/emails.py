@@ -1,5 +1,7 @@
-"""The email outbox: commands that queue an email in the caller's transaction, and the delivery
-step the worker runs. Sending is at least once; a delivery already marked sent is never sent again."""
+"""The email outbox, shared by every context: :func:`queue_email` puts an email in the caller's
+transaction (handlers call it through ``uow.add_email``), :func:`deliver_email` is the delivery
+step the worker runs (``rural24.emails``). Sending is at least once; a delivery already marked sent
+is never sent again."""
 
 from __future__ import annotations
 
@@ -127,3 +129,15 @@ async def list_deliveries(status: str, limit: int, db: ReadConnection) -> list[E
     """Operators: failed (or pending) emails, newest first (``ix_email_deliveries_status_created``)."""
     rows = await db.fetch(_DELIVERIES_SQL, status, limit)
     return [EmailDeliveryRead(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]
+
+
+_STALE_PENDING_SQL = """
+SELECT id FROM email_deliveries WHERE status = 'pending' AND created_at < now() - interval '2 minutes'
+ORDER BY created_at LIMIT 500
+"""
+
+
+async def stale_pending_emails(db: ReadConnection) -> list[UUID]:
+    """Pending for over two minutes: their send was never queued (the queue was down right after
+    the commit) or is stuck; the requeue queues them again under their job key."""
+    return [row[0] for row in await db.fetch(_STALE_PENDING_SQL)]

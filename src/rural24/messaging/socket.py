@@ -39,8 +39,8 @@ from prometheus_client import Gauge
 
 from infrastructure.sessions import SessionStoreUnavailable
 from rural24.auth import PUBLIC, Authenticator, CurrentUser
+from rural24.messaging.http import MessagingPorts
 from rural24.notifications import PONG, READY, SESSION_ENDED
-from rural24.state import Services
 
 logger = logging.getLogger("rural24.notifications")
 
@@ -135,9 +135,12 @@ async def _token_still_live(authenticator: Authenticator, auth: SocketAuth) -> b
     opt=PUBLIC,  # not the HTTP middleware: the token may come in the subprotocol or the query
     name="notifications",
 )
-async def notifications_socket(socket: WebSocket[Any, Any, Any], services: NamedDependency[Services]) -> None:
+async def notifications_socket(
+    socket: WebSocket[Any, Any, Any],
+    messaging: NamedDependency[MessagingPorts],
+) -> None:
     """Push events to the logged-in user (see the module documentation for the protocol)."""
-    authenticator = services.authenticator
+    authenticator, notifier = messaging.authenticator, messaging.notifier
     subprotocol = BEARER if BEARER in _offered_subprotocols(socket) else None
     try:
         auth = await authenticate_socket(socket, authenticator)
@@ -150,7 +153,6 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any], services: Named
         await _close(socket, UNAUTHORIZED, "missing, invalid, expired or revoked token")
         return
 
-    notifier = services.notifications
     verdict: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
 
     async def forward(data: bytes) -> None:

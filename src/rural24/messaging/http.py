@@ -1,13 +1,13 @@
-"""Messages (API.md: Messages and notifications): commands on the primary, reads fresh for the caller.
+"""Messages (API.md: Messages and notifications): commands in a unit of work, reads fresh for the caller.
 
-A send commits, then moves both participants' write positions (``user_writes``) to the commit's
+A send commits, then the unit of work moves both participants' write positions to the commit's
 WAL position, then notifies the recipient's channel: by the time the recipient hears of the
-message, any read they make (with ``after_lsn`` = their position) sees it, replica or not.
+message, any read they make (fresh for their own writes) sees it, replica or not.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -15,8 +15,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.messaging.commands import MarkConversationRead, SendMessage, mark_conversation_read, send_message
 from domain.messaging.errors import ConversationNotFound
@@ -32,38 +30,34 @@ from domain.messaging.queries import (
 )
 from domain.shared.fields import CURSOR_PATTERN
 from domain.shared.structs import CamelStruct
-from infrastructure.database.reads import lsn_to_int
-from infrastructure.generations import user_writes
-from rural24.auth import current_user
+from domain.shared.unit_of_work import Command
+from infrastructure.idempotency import IdempotencyStore
+from rural24.auth import Authenticator, current_actor, current_user
+from rural24.dependencies import Commands
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
-from rural24.jobs.digest import record_message_digest
-from rural24.notifications import MessageNew, Sender
+from rural24.notifications import Notifier
 from rural24.openapi import CACHE_CONTROL, REPLAYED, documented
-from rural24.ratelimit import limit_messages
-from rural24.state import Services
+from rural24.ratelimit import Limits
+from rural24.reading import PRIVATE, Reads
 
-PRIVATE = {"Cache-Control": "private, no-store"}
+HEADERS = {"Cache-Control": PRIVATE}
+
+
+@dataclass(frozen=True, slots=True)
+class MessagingPorts:
+    """What the messaging routes and the notifications socket use: the ``messaging`` dependency,
+    built by ``rural24.messaging.messaging_plugin`` (one per route: see ``rural24.ads.http.AdsPorts``)."""
+
+    reads: Reads
+    limits: Limits
+    idempotency: IdempotencyStore
+    authenticator: Authenticator
+    notifier: Notifier
 
 
 class MessageAccepted(CamelStruct):
     message_id: UUID
     conversation_id: UUID
-
-
-async def _commit_and_mark(session: AsyncSession, services: Services, *user_ids: UUID) -> None:
-    """Commit, then move the users' write positions past it (their next reads see this write)."""
-    await session.commit()
-    lsn_text = await session.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
-    await session.commit()
-    await services.generations.bump(lsn_to_int(str(lsn_text)), *(user_writes(user_id) for user_id in user_ids))
-
-
-async def _own_position(services: Services, user_id: UUID) -> int | None:
-    """The caller's write position for ``after_lsn``; unknown (Redis down): the primary."""
-    (position,) = await services.generations.get(user_writes(user_id))
-    if position < 0:
-        return 1 << 62
-    return position or None
 
 
 class MessagesController(Controller):
@@ -92,32 +86,21 @@ class MessagesController(Controller):
         self,
         data: JSONBody[SendMessage],
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        services: NamedDependency[Services],
+        commands: NamedDependency[Commands],
+        messaging: NamedDependency[MessagingPorts],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[MessageAccepted]:
-        me = current_user(request)
+        actor = current_actor(request)
 
         async def handle() -> Response[MessageAccepted]:
-            await limit_messages(services, str(me.id))  # only real sends count, not replays
-            sent = await send_message(data, me.id, db_session)
-            # if the recipient has not read it in a while (offline), an email digest follows
-            digest = await record_message_digest(db_session, sent.recipient_id)
-            await _commit_and_mark(db_session, services, me.id, sent.recipient_id)
-            event = MessageNew(
-                message_id=sent.message_id,
-                conversation_id=sent.conversation_id,
-                sender=Sender(sent.sender_id, sent.sender_name),
-                preview=sent.preview,
-            )
-            await services.notifications.publish(sent.recipient_id, event)
-            await services.jobs.dispatch(digest, db_session)
+            await messaging.limits.messages(str(actor.user_id))  # only real sends count, not replays
+            sent = await commands.handle(send_message, Command(actor, data))
             return Response(
-                MessageAccepted(sent.message_id, sent.conversation_id), status_code=HTTP_201_CREATED, headers=PRIVATE
+                MessageAccepted(sent.message_id, sent.conversation_id), status_code=HTTP_201_CREATED, headers=HEADERS
             )
 
         return await idempotent(
-            request, scope="messages.send", user_id=str(me.id), store=services.idempotency, handle=handle
+            request, scope="messages.send", user_id=str(actor.user_id), store=messaging.idempotency, handle=handle
         )
 
     @get(
@@ -132,14 +115,14 @@ class MessagesController(Controller):
     async def conversations(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        messaging: NamedDependency[MessagingPorts],
         page: Annotated[int, QueryParameter(ge=1, le=MAX_INBOX_PAGE)] = 1,
         page_size: Annotated[int, QueryParameter(name="pageSize", ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
     ) -> Response[list[ConversationSummary]]:
         me = current_user(request)
         query = ListConversations(user_id=me.id, page=page, page_size=page_size)
-        found = await list_conversations(query, services.read_side, after_lsn=await _own_position(services, me.id))
-        return Response(found, headers=PRIVATE)
+        found = await list_conversations(query, messaging.reads.at(await messaging.reads.for_writer(me.id)))
+        return Response(found, headers=HEADERS)
 
     @get(
         "/conversations/{id:uuid}",
@@ -154,16 +137,16 @@ class MessagesController(Controller):
         self,
         id: FromPath[UUID],
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        messaging: NamedDependency[MessagingPorts],
         cursor: Annotated[str | None, QueryParameter(max_length=512, pattern=CURSOR_PATTERN)] = None,
         page_size: Annotated[int, QueryParameter(name="pageSize", ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
     ) -> Response[ConversationMessages]:
         me = current_user(request)
         query = GetConversation(user_id=me.id, conversation_id=id, cursor=cursor, page_size=page_size)
-        found = await get_conversation(query, services.read_side, after_lsn=await _own_position(services, me.id))
+        found = await get_conversation(query, messaging.reads.at(await messaging.reads.for_writer(me.id)))
         if found is None:
             raise ConversationNotFound
-        return Response(found, headers=PRIVATE)
+        return Response(found, headers=HEADERS)
 
     @post(
         "/conversations/{id:uuid}/read",
@@ -176,12 +159,7 @@ class MessagesController(Controller):
         self,
         id: FromPath[UUID],
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        services: NamedDependency[Services],
+        commands: NamedDependency[Commands],
     ) -> Response[None]:
-        me = current_user(request)
-        command = MarkConversationRead(conversation_id=id, reader_id=me.id, now=datetime.now(UTC))
-        done = await mark_conversation_read(command, db_session)
-        if done.marked:
-            await _commit_and_mark(db_session, services, me.id, done.other_id)
-        return Response(None, status_code=HTTP_204_NO_CONTENT, headers=PRIVATE)
+        await commands.handle(mark_conversation_read, Command(current_actor(request), MarkConversationRead(id)))
+        return Response(None, status_code=HTTP_204_NO_CONTENT, headers=HEADERS)

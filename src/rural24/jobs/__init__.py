@@ -1,1 +1,0 @@
-"""Job functions the worker (``rural24.worker``) runs, one module per concern."""

@@ -1,0 +1,179 @@
+"""The read path's one helper: query → cache → replica, with freshness as a named value.
+
+Every query route reads through :class:`Reads`:
+
+* **freshness** says which copy of the data a read may use: :data:`ANY_REPLICA`, :data:`PRIMARY`,
+  or :meth:`Freshness.after` a WAL position (a replica that has replayed it, else the primary);
+* **generations** (bumped by the unit of work after each commit) go into cache keys, so a write
+  makes the next read miss; the same generation is the read's freshness, so a lagging replica
+  cannot refill the new key with rows from before the write. When the generations cannot be read
+  (Redis down), no cache entry is trusted and own reads go to the primary;
+* **ETags** of cached bodies are computed once, when the body is built, and travel with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response
+from litestar.enums import MediaType
+from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
+
+from domain.shared.ports import ReadConnection, Row
+from domain.shared.unit_of_work import user_key
+from infrastructure.cache import QueryCache
+from infrastructure.database.reads import ReadSide
+from infrastructure.generations import Generations
+
+PUBLIC_CACHE = "public, s-maxage=300, stale-while-revalidate=600"
+PRIVATE = "private, no-store"
+
+
+class Freshness(msgspec.Struct, frozen=True):
+    """Which copy a read may use. ``after_lsn``: at least that WAL position; ``primary``: only the
+    primary (the caller's position is unknown)."""
+
+    after_lsn: int | None = None
+    primary: bool = False
+
+    @classmethod
+    def after(cls, lsn: int) -> Freshness:
+        return cls(after_lsn=lsn) if lsn > 0 else ANY_REPLICA
+
+
+ANY_REPLICA = Freshness()
+PRIMARY = Freshness(primary=True)
+
+
+class _AtLeast:
+    """The read side with a minimum WAL position bound to every call."""
+
+    __slots__ = ("_after_lsn", "_db")
+
+    def __init__(self, db: ReadSide, after_lsn: int) -> None:
+        self._db = db
+        self._after_lsn = after_lsn
+
+    async def fetch(self, query: str, *args: Any) -> Sequence[Row]:
+        return await self._db.fetch(query, *args, after_lsn=self._after_lsn)
+
+    async def fetchrow(self, query: str, *args: Any) -> Row | None:
+        return await self._db.fetchrow(query, *args, after_lsn=self._after_lsn)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._db.fetchval(query, *args, after_lsn=self._after_lsn)
+
+
+class Snapshot(msgspec.Struct, frozen=True):
+    """Where one read stands: its cache key (``None``: generations unknown, do not cache) and the
+    freshness its load must have."""
+
+    key: str | None
+    freshness: Freshness
+
+
+class Reads:
+    """One per process (``rural24.services``): the read side, the query cache and the generations."""
+
+    def __init__(self, db: ReadSide, cache: QueryCache, generations: Generations) -> None:
+        self.db = db
+        self.cache = cache
+        self.generations = generations
+
+    def at(self, freshness: Freshness) -> ReadConnection:
+        """The connection for a read of this freshness."""
+        if freshness.primary:
+            return self.db.on_primary()
+        if freshness.after_lsn is None:
+            return self.db
+        return _AtLeast(self.db, freshness.after_lsn)
+
+    async def for_writer(self, user_id: UUID) -> Freshness:
+        """Fresh for this user's own writes (read-your-writes across requests and instances)."""
+        (position,) = await self.generations.get(user_key(user_id))
+        return PRIMARY if position < 0 else Freshness.after(position)
+
+    async def snapshot(self, prefix: str, *names: str, suffix: str = "", writer: UUID | None = None) -> Snapshot:
+        """The cache key ``prefix:<generations>[:suffix]`` of data that depends on ``names``, and
+        the freshness a load for that key must have: the newest of those generations and, when
+        ``writer`` is given, of that user's own writes (which stay out of the key: the entry is
+        shared). One store round trip."""
+        wanted = (*names, user_key(writer)) if writer is not None else names
+        generations = await self.generations.get(*wanted)
+        if min(generations) < 0:
+            return Snapshot(None, ANY_REPLICA)
+        keyed = generations[: len(names)]
+        key = ":".join((prefix, *map(str, keyed), *((suffix,) if suffix else ())))
+        return Snapshot(key, Freshness.after(max(generations)))
+
+    async def peek(self, snapshot: Snapshot) -> bytes | None:
+        return None if snapshot.key is None else await self.cache.peek(snapshot.key)
+
+    async def put(self, snapshot: Snapshot, body: bytes, ttl: int) -> None:
+        if snapshot.key is not None:
+            await self.cache.put(snapshot.key, body, ttl)
+
+    async def cached(
+        self, snapshot: Snapshot, ttl: int, load: Callable[[ReadConnection], Awaitable[bytes]]
+    ) -> tuple[bytes, bool]:
+        """``(body, hit)``: from the cache, else loaded at the snapshot's freshness and stored."""
+        if snapshot.key is None:
+            return await load(self.at(snapshot.freshness)), False
+        return await self.cache.get_or_load(snapshot.key, ttl, lambda: load(self.at(snapshot.freshness)))
+
+
+# -- ETags and conditional responses ------------------------------------------------------------
+
+
+def content_etag(body: bytes) -> bytes:
+    """A strong ETag of a body, computed once when the body is built (and cached with it)."""
+    return b'"s' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+
+
+def revision_etag(revision: int) -> str:
+    """The ETag of a versioned row: its ``revision``. ``If-Match`` is checked against it."""
+    return f'"r{revision}"'
+
+
+MAX_REVISION_DIGITS = 18
+"""Revisions are ``bigint``; a longer tag was not ours (and ``int()`` of thousands of digits is
+refused by Python's int-string limit)."""
+
+
+def if_match_revision(request: Request[Any, Any, Any]) -> int | None:
+    """The revision an ``If-Match`` names (``None``: no precondition); an unparseable or absurd
+    one can never match (412)."""
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    tag = header.split(",", 1)[0].strip().removeprefix("W/").strip('"')
+    digits = tag[1:]
+    if tag.startswith("r") and 0 < len(digits) <= MAX_REVISION_DIGITS and digits.isascii() and digits.isdigit():
+        return int(digits)
+    return -1
+
+
+def not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    return header.strip() == "*" or etag in {tag.strip().removeprefix("W/") for tag in header.split(",")}
+
+
+def respond(
+    request: Request[Any, Any, Any],
+    body: bytes,
+    etag: str,
+    cache_control: str,
+    status_code: int = HTTP_200_OK,
+    extra_headers: dict[str, str] | None = None,
+) -> Response[bytes]:
+    """An encoded JSON body with its ETag; 304 (no body) when ``If-None-Match`` has it."""
+    headers = {"ETag": etag, "Cache-Control": cache_control, **(extra_headers or {})}
+    if status_code == HTTP_200_OK and not_modified(request, etag):
+        return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)

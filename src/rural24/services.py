@@ -1,0 +1,193 @@
+"""The one composition root: what a process builds once, for the API, the worker and the CLI alike.
+
+``build_services(settings)`` makes every adapter and takes every memory-or-Redis decision, in one
+``if`` (stage 1: memory, one process; stage 2+: Redis, shared by every instance). It does no I/O,
+except that without ``DATABASE_URL`` (outside production) it starts the embedded PostgreSQL.
+``async with running_services(services)`` opens what needs opening (pools, the session-event
+listener) and closes it all on the way out. The app plugin, ``rural24 worker`` and every CLI
+command go through these two and nothing else builds an adapter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.datastructures import State
+from litestar.stores.registry import StoreRegistry
+
+import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
+from infrastructure.cache import QueryCache
+from infrastructure.database.embedded import ensure_primary
+from infrastructure.database.primary import primary_config
+from infrastructure.database.reads import ReadSide, lsn_to_int
+from infrastructure.database.urls import asyncpg_dsn
+from infrastructure.email import Mailer, build_mailer
+from infrastructure.generations import Generations, MemoryGenerations, RedisGenerations
+from infrastructure.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
+from infrastructure.jobs import JobQueue, build_queue
+from infrastructure.media import MediaStorage, build_media_storage
+from infrastructure.metrics import count_cache_lookup
+from infrastructure.pubsub import ResilientRedisPubSubBackend, build_channels
+from infrastructure.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from infrastructure.redis import RedisConnection
+from infrastructure.sessions import (
+    DenyListSessions,
+    Marks,
+    MemoryMarks,
+    RedisMarks,
+    RedisSessions,
+    SessionEvents,
+    SessionRecords,
+    SessionRegistry,
+)
+from infrastructure.settings import Settings
+from infrastructure.stores import CACHE_STORE, memory_stores, redis_stores
+from infrastructure.unit_of_work import Writes
+from rural24.auth import Authenticator
+from rural24.notifications import Notifier
+from rural24.ratelimit import Limits
+from rural24.reading import Reads
+
+if TYPE_CHECKING:
+    from litestar.datastructures import State as AppState
+
+_LSN = "SELECT pg_current_wal_insert_lsn()::text"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Services:
+    """Everything built once per process. Handlers take the piece they need as a dependency
+    (``reads``, ``commands``, ``limits`` …, wired by ``rural24.plugin``), never the whole."""
+
+    settings: Settings
+    primary_url: str
+    database: SQLAlchemyAsyncConfig
+    """The write side (advanced-alchemy): the app's SQLAlchemy plugin and every unit of work."""
+    redis: RedisConnection | None
+    stores: StoreRegistry
+    read_side: ReadSide
+    reads: Reads
+    generations: Generations
+    writes: Writes
+    jobs: JobQueue
+    idempotency: IdempotencyStore
+    limits: Limits
+    authenticator: Authenticator
+    channels: ChannelsPlugin
+    notifier: Notifier
+    media: MediaStorage
+    mailer: Mailer
+
+    @classmethod
+    def of(cls, state: State | AppState) -> Services:
+        services: Services = state["services"]
+        return services
+
+
+def build_services(settings: Settings) -> Services:
+    primary_url = ensure_primary(
+        settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production
+    )
+    prefix = settings.app.name
+    read_side = ReadSide(
+        primary_url,
+        settings.db.read_url,
+        pool_size=settings.db.pool_size,
+        pool_timeout=settings.db.pool_timeout,
+        max_lag=settings.db.replica_max_lag,
+    )
+    sessions: SessionRegistry
+    generations: Generations
+    idempotency: IdempotencyStore
+    limiter: RateLimiter
+    channels_backend: ChannelsBackend
+    marks: Marks
+    # -- the one memory-or-Redis decision ------------------------------------------------------
+    redis = RedisConnection(settings.redis) if settings.redis.enabled else None
+    if redis is None:  # stage 1: one process; settings refuse WEB_CONCURRENCY > 1 in production
+        stores = memory_stores()
+        generations = MemoryGenerations()
+        idempotency = MemoryIdempotencyStore()
+        limiter = MemoryRateLimiter()
+        channels_backend = MemoryChannelsBackend()
+        marks = MemoryMarks()
+    else:  # stage 2+: every instance shares one Redis
+        stores = redis_stores(redis, prefix)
+        generations = RedisGenerations(redis.client, prefix)
+        idempotency = RedisIdempotencyStore(redis.client, f"{prefix}:idempotency")
+        limiter = RedisRateLimiter(redis.client, prefix)
+        channels_backend = ResilientRedisPubSubBackend(settings.redis.url)
+        marks = RedisMarks(redis.client, f"{prefix}:sessions")
+    if settings.session.strategy == "redis":
+        assert redis is not None  # settings refuse SESSION_STRATEGY=redis without Redis
+        sessions = RedisSessions(redis.client, prefix, settings.session.ttl)
+    else:
+        # Events keep the marks current; the TTL only bounds a change no instance heard.
+        records = SessionRecords(read_side.on_primary().fetch)
+        sessions = DenyListSessions(marks, records, mark_ttl=min(settings.session.ttl, 3600))
+    # ------------------------------------------------------------------------------------------
+    database = primary_config(settings.db, primary_url)
+    jobs = JobQueue(build_queue(settings, primary_url))
+    channels = build_channels(channels_backend)
+    notifier = Notifier(channels, prefix)
+
+    async def current_lsn() -> int:
+        return lsn_to_int(str(await read_side.on_primary().fetchval(_LSN)))
+
+    return Services(
+        settings=settings,
+        primary_url=primary_url,
+        database=database,
+        redis=redis,
+        stores=stores,
+        read_side=read_side,
+        reads=Reads(read_side, QueryCache(stores.get(CACHE_STORE), on_lookup=count_cache_lookup), generations),
+        generations=generations,
+        writes=Writes(
+            session_maker=database.create_session_maker(),
+            generations=generations,
+            jobs=jobs,
+            current_lsn=current_lsn,
+            sessions=sessions,
+            publisher=notifier,
+        ),
+        jobs=jobs,
+        idempotency=idempotency,
+        limits=Limits(limiter, settings),
+        authenticator=Authenticator(
+            settings.session.jwt_secret,
+            settings.session.ttl,
+            sessions,
+            SessionEvents(asyncpg_dsn(primary_url), sessions),
+        ),
+        channels=channels,
+        notifier=notifier,
+        media=build_media_storage(settings.app.media_storage_url),
+        mailer=build_mailer(settings.app.email_url),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_services(services: Services, *, session_events: bool = False) -> AsyncIterator[Services]:
+    """Open the read side (and, for an API process, the session-event listener: one connection
+    that keeps this process's session marks current); close everything on the way out."""
+    try:
+        await services.read_side.start()
+        if session_events:
+            await services.authenticator.start()
+        yield services
+    finally:
+        await services.jobs.disconnect()
+        if session_events:
+            await services.authenticator.close()
+        await services.read_side.close()
+        await services.database.get_engine().dispose()
+        if services.redis is not None:
+            await services.redis.close()
