@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 from infrastructure.ratelimit import RedisRateLimiter
 from infrastructure.settings import RateLimit, Settings
 from rural24.app import context_plugins
-from rural24.contexts import provide
 from rural24.auth import PUBLIC
+from rural24.contexts import provide
 from rural24.plugin import InfrastructurePlugin
 from rural24.ratelimit import Limits
 from rural24.services import build_services
