@@ -5,8 +5,8 @@ from advanced_alchemy.base import orm_registry
 from domain.accounts.models import RevokedToken, User
 from domain.ads.models import Ad, AdImage, Favorite, Report, SavedSearch
 from domain.catalog.models import Category, Province
-from domain.messaging.models import Conversation, EmailDelivery, Message
-from domain.shared.models import OutboxJob
+from domain.messaging.models import Conversation, Message
+from domain.shared.models import EmailDelivery, OutboxJob
 
 metadata = orm_registry.metadata
 

@@ -25,9 +25,9 @@ logger = logging.getLogger(__name__)
 
 
 class Generations(Protocol):
-    async def get(self, *names: str) -> list[int]:
-        """The current generation of each name (0 when never bumped, -1 when unknown: the store is
-        down and no cache entry can be trusted)."""
+    async def get(self, *names: str) -> list[int] | None:
+        """The current generation of each name (0 when never bumped); ``None`` when they cannot be
+        read (the store is down): then no cache entry can be trusted."""
 
     async def bump(self, lsn: int, *names: str) -> None:
         """Move each name's generation forward to ``lsn`` (never backwards)."""
@@ -40,7 +40,7 @@ class MemoryGenerations:
         self._values: dict[str, tuple[int, float]] = {}
         self._ttl = ttl
 
-    async def get(self, *names: str) -> list[int]:
+    async def get(self, *names: str) -> list[int] | None:
         now = time.monotonic()
         result = []
         for name in names:
@@ -80,13 +80,12 @@ class RedisGenerations:
         self._ttl = ttl
         self._bump = client.register_script(_BUMP)
 
-    async def get(self, *names: str) -> list[int]:
+    async def get(self, *names: str) -> list[int] | None:
         try:
             values = await self._redis.mget([self._prefix + name for name in names])
         except RedisError as exc:
-            # Without generations no cache key can be trusted: -1 tells readers to skip the cache.
             logger.warning("generations unavailable (%s): bypassing the cache", type(exc).__name__)
-            return [-1 for _ in names]
+            return None
         return [int(value) if value is not None else 0 for value in values]
 
     async def bump(self, lsn: int, *names: str) -> None:

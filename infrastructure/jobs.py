@@ -1,7 +1,8 @@
 """The job queue (SAQ): on the primary PostgreSQL in stage 1, on Redis with ``REDIS_ENABLED``.
 
-``QUEUE_URL`` overrides both. The worker (``rural24 worker``) and the API build the queue here, so
-both always agree on where jobs live.
+``QUEUE_URL`` overrides both. :func:`build_queue` is called once per process, by
+``rural24.services.build_services``, for the API and the worker alike: both always agree on where
+jobs live.
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ async def enqueue_recorded(queue: Queue, job: RecordedJob) -> None:
 
 
 class JobQueue:
-    """The API's side of the queue: enqueue after commit; a queue that is down degrades to a
-    logged warning (the request already succeeded and its data is committed). Jobs recorded in the
+    """Enqueueing after a commit (the unit of work's dispatch, the email requeue); a queue that is
+    down degrades to a logged warning (the write already succeeded and its data is committed). Jobs recorded in the
     outbox are not lost then: the worker's relay dispatches them once the queue is back."""
 
     def __init__(self, queue: Queue) -> None:

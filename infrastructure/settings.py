@@ -75,10 +75,6 @@ class AppSettings(msgspec.Struct, frozen=True):
     def is_production(self) -> bool:
         return self.env == "production"
 
-    @property
-    def is_development(self) -> bool:
-        return self.env == "development"
-
 
 class DatabaseSettings(msgspec.Struct, frozen=True):
     url: str | None

@@ -15,6 +15,10 @@
 Steps 3-5 never fail the write: it is committed. A handler that raises rolls everything back and
 nothing after the commit runs. The API, the worker and the CLI all write through this class, built
 once per process by ``rural24.services.build_services``.
+
+The only other commits are the outboxes' own bookkeeping, never a change of the marketplace's
+data: marking a job row dispatched (``JobQueue.dispatch``, the worker's relay in
+``infrastructure.jobs``) and recording a delivery attempt (``domain.shared.emails.deliver_email``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.accounts import passwords
 from domain.accounts.emails import welcome_email
-from domain.accounts.errors import AccountGone, EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
+from domain.accounts.errors import EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
 from domain.accounts.models import User
 from domain.accounts.rules import (
     MAX_PASSWORD_LENGTH,
@@ -34,6 +34,7 @@ from domain.accounts.rules import (
 from domain.accounts.services import UserService
 from domain.catalog.provinces import ProvinceCode, province_problem
 from domain.shared.emails import QueueEmail
+from domain.shared.errors import AccountGone
 from domain.shared.fields import EMAIL_PATTERN, Line
 from domain.shared.structs import CamelStruct
 from domain.shared.unit_of_work import SEARCH, Command, Revocation, UnitOfWork, ad_key

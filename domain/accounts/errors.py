@@ -19,13 +19,6 @@ class InvalidCredentials(AccountError):
     status = 401
 
 
-class AccountGone(AccountError):
-    """The caller's own account no longer exists (deleted while a token of theirs was still out)."""
-
-    detail = "this account no longer exists; log in again"
-    status = 401
-
-
 class UserNotFound(AccountError):
     detail = "user not found"
     status = 404

@@ -367,15 +367,15 @@ class WarnExpiringAds(CamelStruct):
 
 
 _WARN = text(
-    """
+    f"""
     UPDATE ads a SET expiry_warned_at = :now
     FROM users u
-    WHERE u.id = a.owner_id AND u.blocked_at IS NULL
-      AND a.status = 'active' AND a.deleted_at IS NULL AND a.suspended_at IS NULL
-      AND a.expires_at > :now AND a.expires_at <= :until AND a.expiry_warned_at IS NULL
+    WHERE u.id = a.owner_id AND {PUBLIC_AD_SQL}
+      AND a.expires_at <= :until AND a.expiry_warned_at IS NULL
     RETURNING a.id, a.title, a.expires_at, u.email, u.name
     """
 )
+"""Public ads (only what anyone can see is worth renewing) expiring within the warning window."""
 
 
 async def warn_expiring_ads(command: Command[WarnExpiringAds], uow: UnitOfWork) -> int:

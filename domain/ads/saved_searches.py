@@ -18,13 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.accounts.errors import AccountGone
 from domain.ads.errors import AdError, InvalidAd
 from domain.ads.queries import CategoryTree, SearchAds, SearchFilters, SearchRejected, normalise_search
 from domain.ads.rules import PUBLIC_AD_SQL
 from domain.ads.vocabulary import AlertFrequency
 from domain.catalog.queries import active_categories
 from domain.catalog.reference import PROVINCE_CODES
+from domain.shared.errors import AccountGone
 from domain.shared.fields import Line, to_amount
 from domain.shared.ports import ReadConnection
 from domain.shared.structs import CamelStruct, ReadModel
@@ -130,13 +130,17 @@ async def save_search(command: Command[NewSavedSearch], uow: UnitOfWork) -> UUID
     return saved_id
 
 
-async def delete_saved_search(command: Command[UUID], uow: UnitOfWork) -> bool:
-    """Delete the caller's saved search ``command.payload``; ``False`` when the caller has none by
-    that id (nothing changed)."""
+class DeleteSavedSearch(CamelStruct):
+    search_id: UUID
+
+
+async def delete_saved_search(command: Command[DeleteSavedSearch], uow: UnitOfWork) -> bool:
+    """Delete one of the caller's saved searches; ``False`` when the caller has none by that id
+    (nothing changed)."""
     user_id = command.actor.user_id
     result = await uow.session.execute(
         text("DELETE FROM saved_searches WHERE id = :id AND user_id = :u RETURNING id"),
-        {"id": command.payload, "u": user_id},
+        {"id": command.payload.search_id, "u": user_id},
     )
     if result.first() is None:
         return False

@@ -1,6 +1,6 @@
 """The reference data every environment shares: Argentina's 24 jurisdictions and the category tree.
 
-Pure data and pure functions (no I/O): ``domain.catalog.commands.load_reference_data`` writes it,
+Pure data and pure functions (no I/O): ``domain.catalog.reference_load.load_reference_data`` writes it,
 the seed and the tests read it. Category ids are UUIDv5 of the slug, not random, so that a fresh
 database, production and every developer's machine agree on them and reloading is idempotent.
 """

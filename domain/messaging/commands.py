@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.messaging.digest import DIGEST_DELAY_SECONDS
+from domain.messaging.digest import DIGEST_DELAY_SECONDS, DIGEST_JOB
 from domain.messaging.errors import (
     ConversationAdNotFound,
     ConversationNotFound,
@@ -171,7 +171,7 @@ async def send_message(command: Command[SendMessage], uow: UnitOfWork) -> Messag
     await session.execute(_TOUCH, {"id": conversation_id, "now": at})
     uow.touch(user_key(sender_id), user_key(recipient_id))
     await uow.add_job(
-        "send_message_digest",
+        DIGEST_JOB,
         key=f"digest:{recipient_id}",
         delay=timedelta(seconds=DIGEST_DELAY_SECONDS),
         user_id=str(recipient_id),

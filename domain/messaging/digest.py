@@ -17,6 +17,8 @@ from domain.shared.unit_of_work import Command, UnitOfWork
 
 DIGEST_DELAY_SECONDS = 600
 """Unread this long after arriving: the recipient is taken as offline and gets the digest."""
+DIGEST_JOB = "send_message_digest"
+"""The job a message sets off (``rural24.messaging.jobs``), one pending per recipient."""
 
 _UNREAD = text(
     """

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -61,27 +61,3 @@ class Message(UUIDv7AuditBase):
     recipient_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     content: Mapped[str] = mapped_column(String(2000))
     read_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-
-
-class EmailDelivery(UUIDv7AuditBase):
-    """The email outbox: written in the same transaction as what causes the email, sent by the
-    worker, and kept with its outcome so that a failure is listed, never silent."""
-
-    __tablename__ = "email_deliveries"
-    __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
-        # one email per cause: a retried command never queues the same email twice
-        Index("uq_email_deliveries_dedupe_key", "dedupe_key", unique=True),
-        # operators: failed (or stuck pending) emails, newest first; the requeue job: old pending ones
-        Index("ix_email_deliveries_status_created", "status", text("created_at DESC")),
-    )
-
-    kind: Mapped[str] = mapped_column(String(40))
-    dedupe_key: Mapped[str] = mapped_column(String(200))
-    to_address: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(String(20000))
-    status: Mapped[str] = mapped_column(String(16), default="pending", server_default=text("'pending'"))
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

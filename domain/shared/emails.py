@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Literal
 from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from domain.messaging.models import EmailDelivery
+from domain.shared.models import EmailDelivery, EmailStatus
 from domain.shared.ports import ReadConnection
 from domain.shared.structs import CamelStruct, ReadModel
 
@@ -112,7 +111,7 @@ class EmailDeliveryRead(ReadModel):
     kind: str
     to: str
     subject: str
-    status: Literal["pending", "sent", "failed"]
+    status: EmailStatus
     attempts: int
     last_error: str | None
     created_at: datetime

@@ -26,3 +26,11 @@ class InvalidInput(DomainError):
         self.field = field
         if source is not None:
             self.source = source
+
+
+class AccountGone(DomainError):
+    """The caller's own account no longer exists (deleted while a token of theirs was still out).
+    Here, not in ``accounts``: any context's write can find its caller gone."""
+
+    detail = "this account no longer exists; log in again"
+    status = 401

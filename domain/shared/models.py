@@ -1,13 +1,14 @@
-"""The ``job_outbox`` table: background jobs recorded in the same transaction as their cause."""
+"""The outbox tables every context writes to: ``job_outbox`` (background jobs) and
+``email_deliveries`` (emails), each row recorded in the same transaction as its cause."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Index, Integer, String, text
+from sqlalchemy import CheckConstraint, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,3 +37,32 @@ class OutboxJob(UUIDv7AuditBase):
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+EmailStatus = Literal["pending", "sent", "failed"]
+"""``pending`` until sent; ``failed`` after the last attempt (kept with its error)."""
+EMAIL_STATUSES: tuple[EmailStatus, ...] = get_args(EmailStatus)
+
+
+class EmailDelivery(UUIDv7AuditBase):
+    """The email outbox: written in the same transaction as what causes the email, sent by the
+    worker, and kept with its outcome so that a failure is listed, never silent."""
+
+    __tablename__ = "email_deliveries"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in EMAIL_STATUSES)})", name="status_known"),
+        # one email per cause: a retried command never queues the same email twice
+        Index("uq_email_deliveries_dedupe_key", "dedupe_key", unique=True),
+        # operators: failed (or stuck pending) emails, newest first; the requeue job: old pending ones
+        Index("ix_email_deliveries_status_created", "status", text("created_at DESC")),
+    )
+
+    kind: Mapped[str] = mapped_column(String(40))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(String(20000))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

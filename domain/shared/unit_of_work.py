@@ -56,10 +56,6 @@ class Actor(msgspec.Struct, frozen=True):
     def system(cls) -> Actor:
         return cls(user_id=SYSTEM_USER_ID, is_admin=True)
 
-    @property
-    def is_system(self) -> bool:
-        return self.user_id == SYSTEM_USER_ID
-
 
 P = TypeVar("P")
 R = TypeVar("R", covariant=True)

@@ -12,7 +12,7 @@ from advanced_alchemy.alembic.commands import AlembicCommands
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from domain.catalog.commands import ReferenceDataLoaded, load_reference_data
+from domain.catalog.reference_load import ReferenceDataLoaded, load_reference_data
 from infrastructure.database.primary import migration_config
 from infrastructure.database.urls import sqlalchemy_url
 

@@ -95,10 +95,6 @@ class ReadSide:
         self._probe_lock = asyncio.Lock()
 
     @property
-    def has_replica(self) -> bool:
-        return self._replica_dsn is not None
-
-    @property
     def last_replica_lag(self) -> float | None:
         """The lag seen by the last probe, without probing (for metrics)."""
         status = self._replica_status

@@ -13,6 +13,7 @@ from rural24.accounts import accounts_plugin
 from rural24.ads import ads_plugin
 from rural24.catalog import catalog_plugin
 from rural24.contexts import ContextPlugin
+from rural24.emails import emails_plugin
 from rural24.messaging import messaging_plugin
 from rural24.plugin import InfrastructurePlugin
 from rural24.services import Services, build_services
@@ -25,6 +26,7 @@ def context_plugins(services: Services) -> list[ContextPlugin]:
         accounts_plugin(services),
         ads_plugin(services),
         messaging_plugin(services),
+        emails_plugin(services),
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from litestar.connection import ASGIConnection
@@ -20,6 +20,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
+from domain.accounts.models import ROLES, Role
 from domain.shared.unit_of_work import Actor
 from infrastructure.sessions import SessionEvents, SessionRegistry, now_ms
 
@@ -31,7 +32,7 @@ AUTH_OPTIONAL = {"auth_optional": True}
 
 class CurrentUser(msgspec.Struct, frozen=True):
     id: uuid.UUID
-    role: Literal["user", "admin"]
+    role: Role
     token_id: str
     expires_at: int
 
@@ -89,6 +90,15 @@ class Authenticator:
         if self.events is not None:
             await self.events.close()
 
+    async def is_live(self, user: CurrentUser, issued_at_ms: int) -> bool:
+        """Whether a token checked earlier still counts (a long-lived socket re-checks its own)."""
+        return await self.sessions.is_live(str(user.id), user.token_id, issued_at_ms)
+
+    async def user_gone(self, user_id: uuid.UUID) -> None:
+        """The account behind a valid token no longer exists: none of its tokens counts from now on.
+        (Writes end sessions through the unit of work; this is for a read that finds the row gone.)"""
+        await self.sessions.user_gone(str(user_id))
+
     async def issue(self, user_id: uuid.UUID, role: str) -> IssuedToken:
         token_id = str(uuid.uuid4())
         expires_at = int(time.time()) + self.ttl
@@ -104,7 +114,7 @@ class Authenticator:
     async def _current_user(self, token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
         role = token.extras.get("role")
         issued_at_ms = token.extras.get("iat_ms")
-        if role not in ("user", "admin") or not isinstance(issued_at_ms, int) or not isinstance(token.jti, str):
+        if role not in ROLES or not isinstance(issued_at_ms, int) or not isinstance(token.jti, str):
             return None
         try:
             user_id = uuid.UUID(token.sub)

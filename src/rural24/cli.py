@@ -11,6 +11,7 @@ from typing import Any
 import click
 from advanced_alchemy.cli import add_migration_commands, get_alchemy_group
 
+from domain.shared.models import EMAIL_STATUSES
 from infrastructure.settings import Settings, SettingsError, get_settings
 
 
@@ -23,9 +24,9 @@ def _settings() -> Settings:
 
 
 def _primary_url(settings: Settings) -> str:
-    from infrastructure.database.embedded import ensure_primary
+    from rural24.services import primary_url
 
-    return ensure_primary(settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production)
+    return primary_url(settings)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,7 +118,7 @@ def promote_admin(email: str) -> None:
 
 
 @main.command()
-@click.option("--status", type=click.Choice(["failed", "pending", "sent"]), default="failed", show_default=True)
+@click.option("--status", type=click.Choice(EMAIL_STATUSES), default="failed", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1, max=1000), default=50, show_default=True)
 def emails(status: str, limit: int) -> None:
     """List emails by delivery state: failed ones (after 3 attempts) are never silent."""

@@ -1,7 +1,7 @@
 """The email outbox's other half, shared by every context: delivery jobs and the operators' view.
 
-A write puts an email in the outbox (``uow.add_email``, in its own transaction); the unit of work
-queues ``send_email`` after the commit. This module holds that job, its per-minute safety net
+A write puts an email in the outbox (``uow.add_email``, in the write's transaction); the unit of
+work queues ``send_email`` after the commit. This module holds that job, its per-minute safety net
 (:func:`requeue_pending_emails`), and ``GET /api/admin/emails``. Their rows and SQL are in
 ``domain.shared.emails``.
 """
@@ -9,7 +9,7 @@ queues ``send_email`` after the commit. This module holds that job, its per-minu
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, get
@@ -17,12 +17,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from domain.shared.emails import EmailDeliveryRead, Outgoing, deliver_email, list_deliveries, stale_pending_emails
+from domain.shared.models import EmailStatus
 from infrastructure.email import Email
 from infrastructure.jobs import enqueue_email
 from rural24.auth import requires_admin
-from rural24.contexts import JobContext, Scheduled
+from rural24.contexts import ContextPlugin, JobContext, Scheduled
 from rural24.openapi import CACHE_CONTROL, documented
 from rural24.reading import PRIMARY, PRIVATE, Reads
+from rural24.services import Services
 
 logger = logging.getLogger("rural24.emails")
 
@@ -53,10 +55,6 @@ async def requeue_pending_emails(ctx: JobContext) -> int:
     return queued
 
 
-EMAIL_JOBS = (send_email, requeue_pending_emails)
-EMAIL_SCHEDULES = (Scheduled(requeue_pending_emails, cron="* * * * *", timeout=60, retries=1),)
-
-
 class EmailsController(Controller):
     path = "/api/admin"
     tags = ["admin"]
@@ -71,8 +69,19 @@ class EmailsController(Controller):
     async def emails(
         self,
         reads: NamedDependency[Reads],
-        status: FromQuery[Literal["failed", "pending", "sent"]] = "failed",
+        status: FromQuery[EmailStatus] = "failed",
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> Response[list[EmailDeliveryRead]]:
         deliveries = await list_deliveries(status, limit, reads.at(PRIMARY))
         return Response(deliveries, headers={"Cache-Control": PRIVATE})
+
+
+def emails_plugin(services: Services) -> ContextPlugin:
+    """Not a context of the marketplace but shared by all of them, so it plugs in the same way:
+    the operators' route, the delivery job and its per-minute safety net."""
+    return ContextPlugin(
+        name="emails",
+        route_handlers=[EmailsController],
+        jobs=[send_email, requeue_pending_emails],
+        schedules=[Scheduled(requeue_pending_emails, cron="* * * * *", timeout=60, retries=1)],
+    )

@@ -27,7 +27,6 @@ from infrastructure.sessions import SessionStoreUnavailable
 from rural24 import __version__
 from rural24.dependencies import DEPENDENCIES
 from rural24.docs_ui import docs_render_plugins
-from rural24.emails import EmailsController
 from rural24.errors import (
     domain_error_handler,
     internal_error_handler,
@@ -100,7 +99,7 @@ class InfrastructurePlugin(InitPluginProtocol):
         app_config.debug = False
         app_config.state["services"] = services
         app_config.stores = services.stores
-        app_config.route_handlers.extend([HealthController, EmailsController, MetricsController, ApiMetricsController])
+        app_config.route_handlers.extend([HealthController, MetricsController, ApiMetricsController])
         app_config.dependencies.update(DEPENDENCIES)
         app_config.plugins.extend(
             [

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import ImproperlyConfiguredException, TooManyRequestsException
@@ -49,7 +49,6 @@ __all__ = (
     "SKIP_RATE_LIMIT",
     "ApiRateLimitConfig",
     "ApiRateLimitMiddleware",
-    "LimitName",
     "Limits",
     "RateLimitExceeded",
     "api_rate_limit_config",
@@ -59,7 +58,6 @@ __all__ = (
     "scope_client_address",
 )
 
-LimitName = Literal["api", "search", "login", "messages"]
 
 API_LIMIT_EXCLUDE = ["^/api/health", "^/metrics", "^/api/metrics", "^/schema"]
 """Paths the global limit skips: probes, scrapers and the docs must never be refused."""

@@ -7,7 +7,8 @@ Every query route reads through :class:`Reads`:
 * **generations** (bumped by the unit of work after each commit) go into cache keys, so a write
   makes the next read miss; the same generation is the read's freshness, so a lagging replica
   cannot refill the new key with rows from before the write. When the generations cannot be read
-  (Redis down), no cache entry is trusted and own reads go to the primary;
+  (Redis down), no cache entry is trusted: shared reads load from any replica, a user's own lists
+  (:meth:`Reads.for_writer`) from the primary;
 * **ETags** of cached bodies are computed once, when the body is built, and travel with it.
 """
 
@@ -94,8 +95,8 @@ class Reads:
 
     async def for_writer(self, user_id: UUID) -> Freshness:
         """Fresh for this user's own writes (read-your-writes across requests and instances)."""
-        (position,) = await self.generations.get(user_key(user_id))
-        return PRIMARY if position < 0 else Freshness.after(position)
+        positions = await self.generations.get(user_key(user_id))
+        return PRIMARY if positions is None else Freshness.after(positions[0])
 
     async def snapshot(self, prefix: str, *names: str, suffix: str = "", writer: UUID | None = None) -> Snapshot:
         """The cache key ``prefix:<generations>[:suffix]`` of data that depends on ``names``, and
@@ -104,7 +105,7 @@ class Reads:
         shared). One store round trip."""
         wanted = (*names, user_key(writer)) if writer is not None else names
         generations = await self.generations.get(*wanted)
-        if min(generations) < 0:
+        if generations is None:  # unknown: no cache entry can be trusted (the old code's choice: any replica)
             return Snapshot(None, ANY_REPLICA)
         keyed = generations[: len(names)]
         key = ":".join((prefix, *map(str, keyed), *((suffix,) if suffix else ())))

@@ -4,8 +4,9 @@
 ``if`` (stage 1: memory, one process; stage 2+: Redis, shared by every instance). It does no I/O,
 except that without ``DATABASE_URL`` (outside production) it starts the embedded PostgreSQL.
 ``async with running_services(services)`` opens what needs opening (pools, the session-event
-listener) and closes it all on the way out. The app plugin, ``rural24 worker`` and every CLI
-command go through these two and nothing else builds an adapter.
+listener) and closes it all on the way out. The app plugin, ``rural24 worker`` and the CLI's
+operator commands (``promote-admin``, ``emails``) go through these two, and nothing else builds an
+adapter; the CLI's database commands need only :func:`primary_url`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from litestar.channels import ChannelsPlugin
@@ -55,19 +55,16 @@ from rural24.notifications import Notifier
 from rural24.ratelimit import Limits
 from rural24.reading import Reads
 
-if TYPE_CHECKING:
-    from litestar.datastructures import State as AppState
-
 _LSN = "SELECT pg_current_wal_insert_lsn()::text"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Services:
-    """Everything built once per process. Handlers take the piece they need as a dependency
-    (``reads``, ``commands``, ``limits`` …, wired by ``rural24.plugin``), never the whole."""
+    """Everything built once per process. Handlers never take the whole: ``commands`` and
+    ``reads`` are shared dependencies (``rural24.dependencies``), the rest reaches a route through
+    its context's one "ports" object (``rural24.contexts.provide``)."""
 
     settings: Settings
-    primary_url: str
     database: SQLAlchemyAsyncConfig
     """The write side (advanced-alchemy): the app's SQLAlchemy plugin and every unit of work."""
     redis: RedisConnection | None
@@ -86,18 +83,22 @@ class Services:
     mailer: Mailer
 
     @classmethod
-    def of(cls, state: State | AppState) -> Services:
+    def of(cls, state: State) -> Services:
         services: Services = state["services"]
         return services
 
 
+def primary_url(settings: Settings) -> str:
+    """``DATABASE_URL``, or (outside production) the embedded PostgreSQL's, started and migrated.
+    The CLI's database commands (``serve``, ``migrate``, ``seed``, ``database``) need only this."""
+    return ensure_primary(settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production)
+
+
 def build_services(settings: Settings) -> Services:
-    primary_url = ensure_primary(
-        settings.db.url, settings.db.embedded_dir, allow_embedded=not settings.app.is_production
-    )
+    primary = primary_url(settings)
     prefix = settings.app.name
     read_side = ReadSide(
-        primary_url,
+        primary,
         settings.db.read_url,
         pool_size=settings.db.pool_size,
         pool_timeout=settings.db.pool_timeout,
@@ -133,8 +134,8 @@ def build_services(settings: Settings) -> Services:
         records = SessionRecords(read_side.on_primary().fetch)
         sessions = DenyListSessions(marks, records, mark_ttl=min(settings.session.ttl, 3600))
     # ------------------------------------------------------------------------------------------
-    database = primary_config(settings.db, primary_url)
-    jobs = JobQueue(build_queue(settings, primary_url))
+    database = primary_config(settings.db, primary)
+    jobs = JobQueue(build_queue(settings, primary))
     channels = build_channels(channels_backend)
     notifier = Notifier(channels, prefix)
 
@@ -143,7 +144,6 @@ def build_services(settings: Settings) -> Services:
 
     return Services(
         settings=settings,
-        primary_url=primary_url,
         database=database,
         redis=redis,
         stores=stores,
@@ -165,7 +165,7 @@ def build_services(settings: Settings) -> Services:
             settings.session.jwt_secret,
             settings.session.ttl,
             sessions,
-            SessionEvents(asyncpg_dsn(primary_url), sessions),
+            SessionEvents(asyncpg_dsn(primary), sessions),
         ),
         channels=channels,
         notifier=notifier,

@@ -16,7 +16,6 @@ from infrastructure.jobs import BEAT_EVERY_SECONDS, JOB_DEFAULTS, SWEEP_SECONDS,
 from infrastructure.settings import Settings, get_settings
 from rural24.app import context_plugins
 from rural24.contexts import JobContext, JobFunction
-from rural24.emails import EMAIL_JOBS, EMAIL_SCHEDULES
 from rural24.services import Services, build_services, running_services
 
 logger = logging.getLogger("rural24.worker")
@@ -61,12 +60,12 @@ async def run_worker(settings: Settings | None = None, *, concurrency: int = 10)
 
 
 def build_worker(services: Services, *, concurrency: int = 10) -> Worker[JobContext]:
-    """A SAQ worker running the jobs and schedules every context plugin declares (plus the email
-    jobs every context shares), on the services of ``rural24.services``: the same composition root,
-    the same unit of work, the same queue as the API."""
+    """A SAQ worker running the jobs and schedules every context plugin declares, on the services
+    of ``rural24.services``: the same composition root, the same unit of work, the same queue as
+    the API."""
     plugins = context_plugins(services)
-    functions: list[JobFunction] = [*EMAIL_JOBS, *(job for plugin in plugins for job in plugin.jobs)]
-    schedules = [*EMAIL_SCHEDULES, *(s for plugin in plugins for s in plugin.schedules)]
+    functions: list[JobFunction] = [job for plugin in plugins for job in plugin.jobs]
+    schedules = [schedule for plugin in plugins for schedule in plugin.schedules]
     stack = contextlib.AsyncExitStack()
 
     async def startup(ctx: JobContext) -> None:

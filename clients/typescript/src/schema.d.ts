@@ -1165,7 +1165,7 @@ export interface operations {
     listEmails: {
         parameters: {
             query?: {
-                status?: "failed" | "pending" | "sent";
+                status?: "pending" | "sent" | "failed";
                 limit?: number;
             };
             header?: {

@@ -29,7 +29,6 @@ from domain.accounts.commands import (
     register_user,
     update_profile,
 )
-from domain.accounts.errors import AccountGone
 from domain.accounts.models import User
 from domain.accounts.queries import (
     GetProfile,
@@ -41,6 +40,7 @@ from domain.accounts.queries import (
     get_seller_profile,
 )
 from domain.accounts.services import UserService
+from domain.shared.errors import AccountGone
 from domain.shared.structs import CamelStruct
 from domain.shared.unit_of_work import Actor, Command
 from rural24.auth import PUBLIC, Authenticator, current_actor, current_user, requires_admin
@@ -170,7 +170,7 @@ class MeController(Controller):
         me = current_user(request)
         profile = await get_profile(GetProfile(user_id=me.id), accounts.reads.at(PRIMARY))
         if profile is None:  # deleted since the token was checked: no token of theirs counts any more
-            await accounts.authenticator.sessions.user_gone(str(me.id))
+            await accounts.authenticator.user_gone(me.id)
             raise AccountGone
         return Response(profile, headers=HEADERS)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -47,6 +47,7 @@ from domain.ads.commands import (
 )
 from domain.ads.queries import (
     MAX_CATEGORY_LENGTH,
+    MAX_PAGE,
     MAX_PAGE_SIZE,
     MAX_PROVINCE_LENGTH,
     MAX_QUERY_LENGTH,
@@ -56,6 +57,7 @@ from domain.ads.queries import (
     OpenReport,
     OwnAdSummary,
     SearchAds,
+    SortOrder,
     cache_key,
     get_ad,
     list_favorites,
@@ -66,6 +68,7 @@ from domain.ads.queries import (
 )
 from domain.ads.saved_searches import (
     MAX_SAVED_SEARCHES,
+    DeleteSavedSearch,
     NewSavedSearch,
     SavedSearchRead,
     delete_saved_search,
@@ -279,8 +282,8 @@ class AdsController(Controller):
         max_price: Annotated[str | None, QueryParameter(name="maxPrice", pattern=AMOUNT_PATTERN, **_AMOUNT_DOC)] = None,
         currency: FromQuery[Currency | None] = None,
         condition: FromQuery[Condition | None] = None,
-        sort: FromQuery[Literal["recent", "price_asc", "price_desc", "relevance"]] = "recent",
-        page: Annotated[int, QueryParameter(ge=1, le=200)] = 1,
+        sort: FromQuery[SortOrder] = "recent",
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         page_size: Annotated[int, QueryParameter(name="pageSize", ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
         cursor: Annotated[str | None, QueryParameter(max_length=512, pattern=CURSOR_PATTERN)] = None,
         if_none_match: IfNoneMatch = None,  # documents the header; respond() reads it
@@ -535,7 +538,7 @@ class SavedSearchesController(Controller):
     async def remove(
         self, id: FromPath[UUID], request: Request[Any, Any, Any], commands: NamedDependency[Commands]
     ) -> None:
-        if not await commands.handle(delete_saved_search, Command(current_actor(request), id)):
+        if not await commands.handle(delete_saved_search, Command(current_actor(request), DeleteSavedSearch(id))):
             raise NotFoundException("saved search not found")
 
 

@@ -124,7 +124,7 @@ async def _read_client(socket: WebSocket[Any, Any, Any]) -> None:
 
 async def _token_still_live(authenticator: Authenticator, auth: SocketAuth) -> bool:
     try:
-        return await authenticator.sessions.is_live(str(auth.user.id), auth.user.token_id, auth.issued_at_ms)
+        return await authenticator.is_live(auth.user, auth.issued_at_ms)
     except SessionStoreUnavailable as exc:
         logger.warning("cannot re-check a socket's session (%s): keeping it open", exc)
         return True

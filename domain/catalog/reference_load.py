@@ -1,4 +1,5 @@
-"""Catalog commands: load the reference data (provinces, categories) into the database.
+"""Loading the reference data (provinces, categories) into the database: part of a deployment,
+not a command of the marketplace (nobody changes the catalog through the API).
 
 ``rural24 migrate`` and the development start-up call :func:`load_reference_data` inside
 ``async with engine.begin() as connection`` after every migration, so it must be idempotent and
