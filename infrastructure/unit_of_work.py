@@ -56,7 +56,7 @@ class Publisher(Protocol):
 class SqlUnitOfWork:
     """One transaction on the primary and what it declared (see ``domain.shared.unit_of_work``)."""
 
-    __slots__ = ("_emails", "_events", "_jobs", "_revocations", "_session", "_touched", "now")
+    __slots__ = ("_emails", "_events", "_jobs", "_revocations", "_session", "_touched", "_undo", "now")
 
     def __init__(self, session: AsyncSession, now: datetime) -> None:
         self._session = session
@@ -66,6 +66,7 @@ class SqlUnitOfWork:
         self._emails: list[UUID] = []
         self._events: list[tuple[UUID, Event]] = []
         self._revocations: list[Revocation] = []
+        self._undo: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -88,6 +89,17 @@ class SqlUnitOfWork:
 
     def end_sessions(self, revocation: Revocation) -> None:
         self._revocations.append(revocation)
+
+    def on_rollback(self, undo: Callable[[], Awaitable[None]]) -> None:
+        self._undo.append(undo)
+
+    async def undo(self) -> None:
+        """Run the compensations, newest first; one that fails is logged, the others still run."""
+        for action in reversed(self._undo):
+            try:
+                await action()
+            except Exception as exc:  # the write failed already: report, never mask its error
+                logger.warning("could not undo a side effect of a failed write: %r", exc)
 
 
 class Writes:
@@ -130,6 +142,7 @@ class Writes:
             await session.commit()
         except BaseException:
             await session.rollback()
+            await uow.undo()
             raise
         await self._after_commit(uow)
         return result

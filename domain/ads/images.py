@@ -116,10 +116,11 @@ class OriginalStore(Protocol):
 
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
+    async def delete(self, key: str) -> None: ...
+
 
 class AddImage(msgspec.Struct, frozen=True):
-    """An uploaded file for an ad. ``image_id`` is the caller's: it names the original's media key
-    (:func:`original_key`), which the caller removes again when the write fails."""
+    """An uploaded file for an ad, to be known as ``image_id``."""
 
     ad_id: UUID
     image_id: UUID
@@ -164,6 +165,7 @@ def add_image(originals: OriginalStore) -> Handler[AddImage, None]:
 
         key = original_key(upload.ad_id, upload.image_id)
         await originals.put(key, upload.content, content_type)
+        uow.on_rollback(lambda: originals.delete(key))  # no original without its image row
         await session.execute(
             _INSERT_IMAGE,
             {

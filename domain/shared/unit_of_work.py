@@ -9,7 +9,9 @@ never talks to a cache, a queue or a socket:
   handler's transaction, so they exist exactly when the change does;
 * ``uow.notify(user_id, event)``: a push event, published once the change is committed;
 * ``uow.end_sessions(Revocation(...))``: sessions to revoke in the session store (before the
-  commit: a store that refuses aborts the write) and whose sockets close (after it).
+  commit: a store that refuses aborts the write) and whose sockets close (after it);
+* ``uow.on_rollback(undo)``: what undoes a side effect the handler could not avoid making before
+  the commit (an uploaded file stored), run if the unit does not commit.
 
 The unit of work (``infrastructure.unit_of_work``) commits once, reads the commit's WAL position
 once, bumps the generations to it, dispatches the outbox rows and publishes the events. Nothing
@@ -109,6 +111,8 @@ class UnitOfWork(Protocol):
     def notify(self, user_id: UUID, event: Event) -> None: ...
 
     def end_sessions(self, revocation: Revocation) -> None: ...
+
+    def on_rollback(self, undo: Callable[[], Awaitable[None]]) -> None: ...
 
 
 Handler = Callable[[Command[P], UnitOfWork], Awaitable[R]]

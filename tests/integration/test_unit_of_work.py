@@ -85,3 +85,21 @@ async def test_the_session_is_usable_after_a_failed_handler(services: Services, 
         tag = str(uuid.uuid4())
         await services.writes.handle(session, declare_everything, Command(actor, Declare(tag)))
     assert await db.fetchval("SELECT count(*) FROM job_outbox WHERE job_key = $1", f"alert:{tag}") == 1
+
+
+async def test_compensations_run_only_when_the_unit_does_not_commit(services: Services) -> None:
+    undone: list[str] = []
+
+    async def stores_then_maybe_fails(command: Command[Declare], uow: UnitOfWork) -> None:
+        async def undo() -> None:
+            undone.append(command.payload.tag)
+
+        uow.on_rollback(undo)
+        if command.payload.fail:
+            raise Boom
+
+    actor = Actor(user_id=uuid.uuid4())
+    await services.writes.run(stores_then_maybe_fails, Command(actor, Declare("kept")))
+    with pytest.raises(Boom):
+        await services.writes.run(stores_then_maybe_fails, Command(actor, Declare("undone", fail=True)))
+    assert undone == ["undone"]

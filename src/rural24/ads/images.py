@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_202_ACCEPTED
 from uuid_utils.compat import uuid7
 
-from domain.ads.images import MAX_IMAGE_BYTES, MAX_IMAGES_PER_AD, AddImage, add_image, original_key
+from domain.ads.images import MAX_IMAGE_BYTES, MAX_IMAGES_PER_AD, AddImage, add_image
 from domain.shared.fields import LINE_PATTERN
 from domain.shared.structs import CamelStruct
 from domain.shared.unit_of_work import Command
@@ -90,14 +89,7 @@ class ImagesController(Controller):
         finally:
             await data.file.close()
         image_id = UUID(str(uuid7()))
-        try:
-            # the handler stores the original once the ad and the file pass its checks
-            await commands.handle(add_image(ads.media), Command(actor, AddImage(id, image_id, content)))
-        except BaseException:
-            # refused, rolled back or not committed: no original without its image row
-            with contextlib.suppress(Exception):
-                await ads.media.delete(original_key(id, image_id))
-            raise
+        await commands.handle(add_image(ads.media), Command(actor, AddImage(id, image_id, content)))
         return Response(ImageAccepted(image_id), status_code=HTTP_202_ACCEPTED, headers={"Cache-Control": "no-store"})
 
 
