@@ -47,9 +47,12 @@ migrate: .venv/.synced
 seed: .venv/.synced
 	.venv/bin/rural24 seed --ads 100000 --seed 24
 
-bench: .venv/.synced  ## authentication cost per request, then search throughput (full stack vs a bare route)
+BENCH_ADS ?= 100000
+BENCH_DURATION ?= 10
+
+bench: .venv/.synced  ## authentication cost per request, then the wrk suite: the API against its ceilings in one run
 	.venv/bin/python bench/auth_bench.py
-	.venv/bin/python bench/search_bench.py
+	.venv/bin/python bench/wrk_bench.py --ads $(BENCH_ADS) --duration $(BENCH_DURATION)
 
 fuzz: .venv/.synced  ## schemathesis over every operation of the OpenAPI document, long (FUZZ_EXAMPLES per operation and phase)
 	RURAL24_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) .venv/bin/pytest tests/integration/test_fuzz_openapi.py -q

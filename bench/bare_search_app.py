@@ -3,7 +3,7 @@
 The same SQL as the real handler (``normalise_search`` → ``build_search_sql``), one asyncpg pool,
 the rows msgspec-encoded straight from the records. Nothing else: no middleware (rate limit,
 metrics, auth, logging), no dependency injection, no cache, no read/replica routing, no read
-models. ``bench/search_bench.py`` serves it next to ``rural24 serve`` and compares the two::
+models. ``bench/wrk_bench.py`` serves it next to ``rural24 serve`` and compares the two::
 
     BENCH_DATABASE_URL=postgresql://… granian --interface asgi bench.bare_search_app:app
 
