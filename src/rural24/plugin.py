@@ -40,6 +40,7 @@ from rural24.logs import structlog_config
 from rural24.openapi import COMPONENTS, close_struct_schemas
 from rural24.ratelimit import api_rate_limit_config
 from rural24.request_id import RequestIdMiddleware, echo_request_id
+from rural24.request_metrics import RequestMetricsMiddleware
 from rural24.services import Services, running_services
 from rural24.validation import ApiRequest
 
@@ -117,7 +118,12 @@ class InfrastructurePlugin(InitPluginProtocol):
         )
         close_struct_schemas(app_config.plugins)  # request bodies: `additionalProperties: false`
         app_config.before_send.append(_response_start)  # on every response, unrouted 404s included
-        prometheus = PrometheusConfig(app_name=settings.app.name, prefix=settings.app.name, group_path=True)
+        prometheus = PrometheusConfig(
+            app_name=settings.app.name,
+            prefix=settings.app.name,
+            group_path=True,
+            middleware_class=RequestMetricsMiddleware,  # counts refusals with their status (request_metrics.py)
+        )
         app_config.middleware.append(prometheus.middleware)
         # The global per-address limit: Litestar's RateLimitConfig with our atomic middleware class
         # (rural24/ratelimit.py: the stock one is not atomic across processes).

@@ -1,0 +1,91 @@
+"""Per-route request metrics: Litestar's Prometheus middleware, counting what was really sent.
+
+The same metrics, names and labels as ``litestar.plugins.prometheus.PrometheusMiddleware``
+(``<app>_requests_total``, ``<app>_request_duration_seconds``, ``<app>_requests_in_progress``,
+``<app>_requests_error_total``), with two differences:
+
+* **A refusal raised before any response** (the global rate limiter's 429, an authentication
+  401, any exception) is counted with its status. The stock middleware counts it as 200: the
+  exception is turned into a response by Litestar's exception handling, outside this middleware,
+  after it has recorded the request.
+* **Label children are resolved once** per (method, path template, status) and reused, instead
+  of five ``labels()`` look-ups per request (a measurable share of a cached search).
+
+Configs with extra labels or exemplars, and WebSockets, take the stock path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class RequestMetricsMiddleware(PrometheusMiddleware):
+    def __init__(self, app: ASGIApp, config: PrometheusConfig) -> None:
+        super().__init__(app, config)
+        self._stock = bool(config.labels or config.exemplars)
+        self._in_progress: dict[tuple[str, str], Any] = {}
+        self._finished: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+
+    def _labels(self, method: str, path: str, status: int) -> dict[str, str | int | float]:
+        return {"method": method, "path": path, "status_code": status, "app_name": self._config.app_name}
+
+    def _gauge(self, method: str, path: str) -> Any:
+        gauge = self._in_progress.get((method, path))
+        if gauge is None:
+            labels = self._labels(method, path, 200)  # the stock gauge carries status_code="200"
+            gauge = self._in_progress[(method, path)] = self.requests_in_progress(labels).labels(*labels.values())
+        return gauge
+
+    def _children(self, method: str, path: str, status: int) -> tuple[Any, Any, Any]:
+        children = self._finished.get((method, path, status))
+        if children is None:
+            labels = self._labels(method, path, status)
+            values = [*labels.values()]
+            errors = (
+                self.requests_error_count(labels).labels(*values) if status >= HTTP_500_INTERNAL_SERVER_ERROR else None
+            )
+            children = (self.request_count(labels).labels(*values), self.request_time(labels).labels(*values), errors)
+            self._finished[(method, path, status)] = children
+        return children
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._stock or scope["type"] != ScopeType.HTTP:
+            await super().__call__(scope, receive, send)
+            return
+        method: str = scope["method"]
+        if self._config.excluded_http_methods and method in self._config.excluded_http_methods:
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path_template"] if self._config.group_path else scope["path"]
+        started = time.perf_counter()
+        sent = {"status": 0, "ended": 0.0}
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                sent["ended"] = time.perf_counter()
+            await send(message)
+
+        gauge = self._gauge(method, path)
+        gauge.inc()
+        try:
+            await self.app(scope, receive, recording_send)
+        except BaseException as exc:
+            if not sent["status"]:  # rendered outside: count the status it will be sent with
+                sent["status"] = getattr(exc, "status_code", HTTP_500_INTERNAL_SERVER_ERROR)
+            raise
+        finally:
+            gauge.dec()
+            status = int(sent["status"] or 200)
+            count, duration, errors = self._children(method, path, status)
+            if errors is not None:
+                errors.inc()
+            count.inc()
+            duration.observe((sent["ended"] or time.perf_counter()) - started)
