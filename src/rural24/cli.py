@@ -13,6 +13,7 @@ from advanced_alchemy.cli import add_migration_commands, get_alchemy_group
 
 from domain.shared.models import EMAIL_STATUSES
 from infrastructure.settings import Settings, SettingsError, get_settings
+from rural24 import __version__
 
 
 def _settings() -> Settings:
@@ -29,10 +30,35 @@ def _primary_url(settings: Settings) -> str:
     return primary_url(settings)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+class _OneLineErrors(click.Group):
+    """A command that fails ends in one line on stderr and exit status 1, never a traceback
+    (``rural24 --debug <command>`` shows it). Click's own usage errors keep their exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            command = ctx.invoked_subcommand or ""
+            click.echo(f"rural24 {command}: {_one_line(exc)}", err=True)
+            ctx.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rural24")
+@click.option("--debug", is_flag=True, help="Show the traceback of a failing command.")
+def main(debug: bool) -> None:
     """Rural24: the API of a classifieds marketplace for rural Argentina."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not debug:  # alembic announces its plugins on every command that builds a database config
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -112,7 +138,7 @@ def promote_admin(email: str) -> None:
     try:
         user_id = asyncio.run(promote(settings, email))
     except LookupError as exc:
-        click.echo(f"rural24: {exc}", err=True)
+        click.echo(f"rural24 promote-admin: {exc}", err=True)
         sys.exit(1)
     click.echo(f"{email} is now an admin (user {user_id})")
 
@@ -138,10 +164,14 @@ def emails(status: str, limit: int) -> None:
 @click.option("--seconds", type=click.FloatRange(min=1, max=300), default=10, show_default=True)
 def doctor(url: str | None, seconds: float) -> None:
     """The stage advisor: live figures against the original design's thresholds, and what to switch on next."""
-    from rural24.doctor import examine
+    from rural24.doctor import InstanceUnreachable, examine
 
     settings = _settings()
-    stage, seen, advice = examine(url or f"http://127.0.0.1:{settings.server.port}", settings, seconds)
+    try:
+        stage, seen, advice = examine(url or f"http://127.0.0.1:{settings.server.port}", settings, seconds)
+    except InstanceUnreachable as exc:
+        click.echo(f"rural24 doctor: {exc}", err=True)
+        sys.exit(1)
 
     def show(value: float | None, unit: str = "", digits: int = 1) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}{unit}"

@@ -137,12 +137,26 @@ def advise(stage: int, seen: Figures) -> list[str]:
     return advice
 
 
+class InstanceUnreachable(Exception):
+    """``/metrics`` of the instance could not be read; ``str()`` says where and why, in one line."""
+
+
+def _scrape(client: httpx.Client, url: str) -> str:
+    try:
+        response = client.get("/metrics")
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        msg = f"cannot read {url}/metrics ({type(exc).__name__}: {exc}); is `rural24 serve` running there?"
+        raise InstanceUnreachable(msg) from exc
+    return response.text
+
+
 def examine(url: str, settings: Settings, seconds: float) -> tuple[int, Figures, list[str]]:
     """Scrape ``/metrics`` twice, ``seconds`` apart (traffic goes only to ``url``)."""
     with httpx.Client(base_url=url, timeout=10) as client:
-        first = parse_metrics(client.get("/metrics").text, settings.app.name, time.monotonic())
+        first = parse_metrics(_scrape(client, url), settings.app.name, time.monotonic())
         time.sleep(seconds)  # the measuring window, not synchronisation
-        second = parse_metrics(client.get("/metrics").text, settings.app.name, time.monotonic())
+        second = parse_metrics(_scrape(client, url), settings.app.name, time.monotonic())
     stage = current_stage(settings)
     seen = figures(first, second)
     return stage, seen, advise(stage, seen)
