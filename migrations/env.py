@@ -11,6 +11,7 @@ from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
 
 from domain.models import metadata
+from migrations import include_name
 
 if TYPE_CHECKING:
     from advanced_alchemy.alembic.commands import AlembicCommandConfig
@@ -26,6 +27,7 @@ def _configure(**kwargs: object) -> None:
         version_table=config.version_table_name,
         render_as_batch=False,
         user_module_prefix="sa.",
+        include_name=include_name,  # SAQ's tables live here too: never ours to drop
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -4,8 +4,12 @@ reference data loads idempotently."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -116,3 +120,52 @@ async def test_search_document_folds_accents_and_stems(empty_database: str) -> N
             assert found == 1, words
     finally:
         await connection.close()
+
+
+async def test_autogenerate_leaves_the_queue_tables_alone(empty_database: str) -> None:
+    """SAQ keeps its queue in the same database (stage 1): ``rural24 database check`` is clean and
+    a generated migration would not drop ``saq_*`` (it would, without ``include_name``)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from domain.models import metadata
+    from infrastructure.jobs import build_queue
+    from infrastructure.settings import load_settings
+    from migrations import include_name
+
+    await asyncio.to_thread(upgrade_schema, empty_database)
+    settings = load_settings({"APP_ENV": "test", "DATABASE_URL": empty_database, "JWT_SECRET": "x" * 48})
+    queue = build_queue(settings, empty_database)
+    await queue.connect()  # creates saq_jobs, saq_stats, saq_versions
+    await queue.disconnect()
+    assert {"saq_jobs", "saq_versions"} <= await _tables(empty_database)
+
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.connect() as connection:
+            unfiltered = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), metadata)
+            )
+            filtered = await connection.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True, "include_name": include_name}),
+                    metadata,
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert any(change[0] == "remove_table" for change in unfiltered)  # what the hook prevents
+    assert filtered == []
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS", "DATABASE", "APP_"))}
+    env |= {"APP_ENV": "test", "DATABASE_URL": empty_database, "JWT_SECRET": "x" * 48}
+    check = subprocess.run(
+        [str(Path(sys.executable).parent / "rural24"), "database", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
