@@ -69,6 +69,8 @@ class AppSettings(msgspec.Struct, frozen=True):
     email_url: str
     media_storage_url: str
     api_docs: bool
+    metrics_token: str | None = None
+    """``METRICS_TOKEN``: when set, ``/metrics`` and ``/api/metrics`` need ``Authorization: Bearer <it>``."""
     """Serve the API reference UI at ``/schema`` (the document itself is always served)."""
 
     @property
@@ -164,6 +166,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "QUEUE_URL": "SAQ queue URL; unset = Redis when enabled, else the primary database",
     "FRONTEND_URL": "allowed CORS origins, comma-separated",
     "API_DOCS": "the API reference UI at /schema: on or off (on, except off when APP_ENV=production)",
+    "METRICS_TOKEN": "when set, /metrics and /api/metrics need `Authorization: Bearer <token>` (unset: open)",
     "HOST": "address the server binds (0.0.0.0)",
     "PORT": "HTTP port (8000)",
     "WEB_CONCURRENCY": "granian worker processes (1)",
@@ -344,6 +347,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             email_url=env.url("EMAIL_URL", ("smtp", "smtps", "console")) or "console://",
             media_storage_url=env.text("MEDIA_STORAGE_URL", "file://./media"),
             api_docs=env.choice("API_DOCS", "off" if production else "on", ("on", "off")) == "on",
+            metrics_token=env.raw("METRICS_TOKEN"),
         ),
         db=DatabaseSettings(
             url=database_url,

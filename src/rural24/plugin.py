@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from advanced_alchemy.exceptions import RepositoryError
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
-from litestar.exceptions import ValidationException
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, ValidationException
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsPlugin
@@ -84,6 +88,20 @@ class ApiMetricsController(PrometheusController):
     include_in_schema = False
 
 
+def _metrics_controllers(token: str | None) -> list[type[PrometheusController]]:
+    """The two metrics routes; behind ``Authorization: Bearer <METRICS_TOKEN>`` when one is set."""
+    if token is None:
+        return [MetricsController, ApiMetricsController]
+    expected = f"Bearer {token}".encode()
+
+    def bearer_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        sent = connection.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(sent, expected):
+            raise NotAuthorizedException("the metrics need `Authorization: Bearer <METRICS_TOKEN>`")
+
+    return [type(c.__name__, (c,), {"guards": [bearer_only]}) for c in (MetricsController, ApiMetricsController)]
+
+
 class InfrastructurePlugin(InitPluginProtocol):
     """The stack every context stands on: the write side (advanced-alchemy), the stores, pub/sub,
     problem details, validation, logs, metrics, rate limits, CORS, OpenAPI and authentication.
@@ -100,7 +118,7 @@ class InfrastructurePlugin(InitPluginProtocol):
         app_config.debug = False
         app_config.state["services"] = services
         app_config.stores = services.stores
-        app_config.route_handlers.extend([HealthController, MetricsController, ApiMetricsController])
+        app_config.route_handlers.extend([HealthController, *_metrics_controllers(settings.app.metrics_token)])
         app_config.dependencies.update(DEPENDENCIES)
         app_config.plugins.extend(
             [

@@ -41,3 +41,18 @@ async def test_an_unknown_ad_is_counted_as_404(database: PgDatabase) -> None:
         metrics = (await client.get("/metrics")).text
     assert _count(metrics, name, "/api/ads/{id}", 404) == 1
     assert _count(metrics, name, "/api/ads/{id}", 200) == 0
+
+
+async def test_metrics_behind_a_token_when_one_is_set(database: PgDatabase) -> None:
+    token = "metrics-" + "t" * 32
+    app = create_app(make_settings(database, METRICS_TOKEN=token))
+    async with AsyncTestClient(app=app) as client:
+        for path in ("/metrics", "/api/metrics"):
+            refused = await client.get(path)
+            assert refused.status_code == 401, path
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            wrong = await client.get(path, headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401, path
+            allowed = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert allowed.status_code == 200, path
+            assert "_requests_total" in allowed.text
