@@ -153,7 +153,9 @@ def _scrape(client: httpx.Client, url: str) -> str:
 
 def examine(url: str, settings: Settings, seconds: float) -> tuple[int, Figures, list[str]]:
     """Scrape ``/metrics`` twice, ``seconds`` apart (traffic goes only to ``url``)."""
-    with httpx.Client(base_url=url, timeout=10) as client:
+    token = settings.app.metrics_token
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=url, timeout=10, headers=headers) as client:
         first = parse_metrics(_scrape(client, url), settings.app.name, time.monotonic())
         time.sleep(seconds)  # the measuring window, not synchronisation
         second = parse_metrics(_scrape(client, url), settings.app.name, time.monotonic())
