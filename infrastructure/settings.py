@@ -167,7 +167,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "FRONTEND_URL": "allowed CORS origins, comma-separated",
     "API_DOCS": "the API reference UI at /schema: on or off (on, except off when APP_ENV=production)",
     "METRICS_TOKEN": "when set, /metrics and /api/metrics need `Authorization: Bearer <token>` (unset: open)",
-    "HOST": "address the server binds (0.0.0.0)",
+    "HOST": "address the server binds (127.0.0.1; 0.0.0.0 when APP_ENV=production)",
     "PORT": "HTTP port (8000)",
     "WEB_CONCURRENCY": "granian worker processes (1)",
     "TRUSTED_PROXY_HOPS": "proxies in front of the app whose X-Forwarded-For is trusted (0; Render: 1)",
@@ -377,7 +377,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             ad_ttl=env.duration("CACHE_TTL_AD", 300),
         ),
         server=ServerSettings(
-            host=env.text("HOST", "0.0.0.0"),  # noqa: S104 - a container's server listens on every interface
+            # production (a container) listens on every interface; a development box only on itself
+            host=env.text("HOST", "0.0.0.0" if production else "127.0.0.1"),  # noqa: S104
             port=env.integer("PORT", 8000, minimum=1),
             workers=workers,
             max_json_body=env.integer("MAX_JSON_BODY", 64 * 1024, minimum=1024),

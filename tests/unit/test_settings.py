@@ -26,6 +26,7 @@ def test_defaults_follow_the_original_design() -> None:
     assert settings.db.embedded
     assert settings.redis.enabled is False
     assert settings.server.max_json_body == 64 * 1024
+    assert settings.server.host == "127.0.0.1"  # a development box serves only itself
 
 
 def test_production_needs_a_database_url() -> None:
@@ -47,6 +48,7 @@ def test_production_needs_a_long_jwt_secret(secret: str | None) -> None:
 def test_production_with_everything_set_loads() -> None:
     settings = load_settings(PRODUCTION)
     assert settings.app.is_production
+    assert settings.server.host == "0.0.0.0"  # a container listens on every interface
     assert settings.session.jwt_secret == "x" * 48
     assert not settings.session.jwt_secret_is_ephemeral
 
