@@ -125,9 +125,15 @@ class Authenticator:
         return CurrentUser(user_id, role, token.jti, int(token.exp.timestamp()))
 
 
-def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
+def optional_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+    """The logged-in caller on an auth-optional route, or ``None`` for an anonymous one."""
     user = connection.scope.get("user")
-    if not isinstance(user, CurrentUser):
+    return user if isinstance(user, CurrentUser) else None
+
+
+def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
+    user = optional_user(connection)
+    if user is None:
         raise NotAuthorizedException("authentication required")
     return user
 

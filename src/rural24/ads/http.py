@@ -85,7 +85,7 @@ from domain.shared.unit_of_work import SEARCH, Command, ad_key
 from infrastructure.idempotency import IdempotencyStore
 from infrastructure.media import MediaStorage
 from infrastructure.settings import Settings
-from rural24.auth import AUTH_OPTIONAL, CurrentUser, current_actor, current_user, requires_admin
+from rural24.auth import AUTH_OPTIONAL, current_actor, current_user, optional_user, requires_admin
 from rural24.dependencies import Commands
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
 from rural24.openapi import CACHE_CONTROL, ETAG, LOCATION, REPLAYED, X_CACHE, IfMatch, IfNoneMatch, documented
@@ -162,11 +162,6 @@ class AdsPorts:
 # -- helpers shared by the handlers ------------------------------------------------------------
 
 
-def _viewer(request: Request[Any, Any, Any]) -> CurrentUser | None:
-    user = request.scope.get("user")
-    return user if isinstance(user, CurrentUser) else None
-
-
 async def _detail_response(
     request: Request[Any, Any, Any], ads: AdsPorts, ad_id: UUID, status_code: int = HTTP_200_OK
 ) -> Response[bytes]:
@@ -174,7 +169,7 @@ async def _detail_response(
 
     The cache key follows the ad's generation only (the entry is shared by everyone); the load is
     also fresh for the viewer's own writes."""
-    viewer = _viewer(request)
+    viewer = optional_user(request)
     reads = ads.reads
     snapshot = await reads.snapshot("ad", ad_key(ad_id), suffix=str(ad_id), writer=viewer.id if viewer else None)
     if status_code == HTTP_200_OK:
