@@ -69,9 +69,17 @@ class AppSettings(msgspec.Struct, frozen=True):
     email_url: str
     media_storage_url: str
     api_docs: bool
+    """Serve the API reference UI at ``/schema`` (the document itself is always served)."""
     metrics_token: str | None = None
     """``METRICS_TOKEN``: when set, ``/metrics`` and ``/api/metrics`` need ``Authorization: Bearer <it>``."""
-    """Serve the API reference UI at ``/schema`` (the document itself is always served)."""
+    require_email_verification: bool = False
+    """``REQUIRE_EMAIL_VERIFICATION``: unverified users may browse and log in, not publish or message."""
+
+    @property
+    def frontend_base(self) -> str:
+        """Where the links in account emails point: the first ``FRONTEND_URL`` origin (development:
+        the frontend's usual local address)."""
+        return self.frontend_urls[0] if self.frontend_urls else "http://localhost:3000"
 
     @property
     def is_production(self) -> bool:
@@ -113,6 +121,10 @@ class RateLimitSettings(msgspec.Struct, frozen=True):
     search: RateLimit
     messages: RateLimit
     login: RateLimit
+    account_email: RateLimit = RateLimit(5, "hour")
+    """Account emails (password reset, verification) asked for one email address."""
+    account_email_ip: RateLimit = RateLimit(30, "hour")
+    """Account emails asked from one client address."""
 
 
 class CacheSettings(msgspec.Struct, frozen=True):
@@ -164,7 +176,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "REDIS_ENABLED": "move stores, rate limits, sessions, pub/sub and jobs to Redis (false)",
     "REDIS_URL": "Redis URL (redis://127.0.0.1:6379/0)",
     "QUEUE_URL": "SAQ queue URL; unset = Redis when enabled, else the primary database",
-    "FRONTEND_URL": "allowed CORS origins, comma-separated",
+    "FRONTEND_URL": "allowed CORS origins, comma-separated; the first is where account emails link (required in production)",
     "API_DOCS": "the API reference UI at /schema: on or off (on, except off when APP_ENV=production)",
     "METRICS_TOKEN": "when set, /metrics and /api/metrics need `Authorization: Bearer <token>` (unset: open)",
     "HOST": "address the server binds (127.0.0.1; 0.0.0.0 when APP_ENV=production)",
@@ -174,7 +186,10 @@ KNOWN_VARIABLES: dict[str, str] = {
     "RATE_LIMIT_API": "requests per IP on the whole API (120/minute)",
     "RATE_LIMIT_SEARCH": "searches per IP (60/minute)",
     "RATE_LIMIT_MESSAGES": "messages per user (30/minute)",
-    "RATE_LIMIT_LOGIN": "login attempts per IP and per email (10/minute)",
+    "RATE_LIMIT_LOGIN": "login attempts per IP and per email (10/minute); also uses of emailed tokens per IP",
+    "RATE_LIMIT_ACCOUNT_EMAIL": "password-reset and verification emails asked per email address (5/hour)",
+    "RATE_LIMIT_ACCOUNT_EMAIL_IP": "password-reset and verification emails asked per IP (30/hour)",
+    "REQUIRE_EMAIL_VERIFICATION": "unverified users cannot publish or send messages (true in production, else false)",
     "CACHE_TTL_CATEGORIES": "categories cache lifetime (1h)",
     "CACHE_TTL_SEARCH": "search results cache lifetime (5m)",
     "CACHE_TTL_AD": "ad detail cache lifetime (5m)",
@@ -335,6 +350,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     frontend = tuple(
         origin.strip().rstrip("/") for origin in (env.raw("FRONTEND_URL") or "").split(",") if origin.strip()
     )
+    for origin in frontend:
+        if not origin.startswith(("http://", "https://")):
+            msg = f"FRONTEND_URL is not valid: {origin!r} is not an http:// or https:// origin"
+            raise SettingsError(msg)
+    if production and not frontend:
+        msg = "FRONTEND_URL is required when APP_ENV=production (CORS, and the links in account emails)"
+        raise SettingsError(msg)
 
     return Settings(
         app=AppSettings(
@@ -348,6 +370,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             media_storage_url=env.text("MEDIA_STORAGE_URL", "file://./media"),
             api_docs=env.choice("API_DOCS", "off" if production else "on", ("on", "off")) == "on",
             metrics_token=env.raw("METRICS_TOKEN"),
+            require_email_verification=env.flag("REQUIRE_EMAIL_VERIFICATION", production),
         ),
         db=DatabaseSettings(
             url=database_url,
@@ -370,6 +393,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             search=env.rate("RATE_LIMIT_SEARCH", RateLimit(60, "minute")),
             messages=env.rate("RATE_LIMIT_MESSAGES", RateLimit(30, "minute")),
             login=env.rate("RATE_LIMIT_LOGIN", RateLimit(10, "minute")),
+            account_email=env.rate("RATE_LIMIT_ACCOUNT_EMAIL", RateLimit(5, "hour")),
+            account_email_ip=env.rate("RATE_LIMIT_ACCOUNT_EMAIL_IP", RateLimit(30, "hour")),
         ),
         cache=CacheSettings(
             categories_ttl=env.duration("CACHE_TTL_CATEGORIES", 3600),

@@ -85,6 +85,9 @@ def _effective_entries(blueprint: dict[str, Any], service: dict[str, Any]) -> di
     return merged
 
 
+OPERATOR_VALUES = {"FRONTEND_URL": "https://rural24.com.ar", "EMAIL_URL": "smtps://mailer:secret@smtp.example.com:465"}
+
+
 def _environ_for(blueprint: dict[str, Any], service: dict[str, Any]) -> dict[str, str]:
     """What the service's process would see, with fakes for the values Render generates."""
     environ: dict[str, str] = {}
@@ -101,6 +104,8 @@ def _environ_for(blueprint: dict[str, Any], service: dict[str, Any]) -> dict[str
             environ[key] = "".join(secrets.choice(alphabet) for _ in range(48))
         else:
             assert entry.get("sync") is False, f"{key}: no value, no reference and not sync: false"
+            if key in OPERATOR_VALUES:  # what the operator types into the dashboard
+                environ[key] = OPERATOR_VALUES[key]
     return environ
 
 

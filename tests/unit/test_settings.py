@@ -10,6 +10,7 @@ PRODUCTION = {
     "APP_ENV": "production",
     "DATABASE_URL": "postgresql://rural24:secret@db:5432/rural24",
     "JWT_SECRET": "x" * 48,
+    "FRONTEND_URL": "https://rural24.com.ar",
 }
 
 
@@ -115,3 +116,22 @@ def test_the_readme_documents_every_setting() -> None:
     readme = Path(__file__).parents[2].joinpath("README.md").read_text()
     missing = [name for name in KNOWN_VARIABLES if f"| `{name}` |" not in readme]
     assert missing == []
+
+
+def test_production_needs_a_frontend_url_for_the_links_in_account_emails() -> None:
+    without = {k: v for k, v in PRODUCTION.items() if k != "FRONTEND_URL"}
+    with pytest.raises(SettingsError, match="FRONTEND_URL is required"):
+        load_settings(without)
+    with pytest.raises(SettingsError, match="FRONTEND_URL is not valid"):
+        load_settings({**PRODUCTION, "FRONTEND_URL": "rural24.com.ar"})
+    settings = load_settings({**PRODUCTION, "FRONTEND_URL": "https://rural24.com.ar/, https://www.rural24.com.ar"})
+    assert settings.app.frontend_base == "https://rural24.com.ar"
+
+
+def test_email_verification_is_required_in_production_only_by_default() -> None:
+    assert load_settings(PRODUCTION).app.require_email_verification is True
+    assert load_settings({}).app.require_email_verification is False
+    assert load_settings({"REQUIRE_EMAIL_VERIFICATION": "true"}).app.require_email_verification is True
+    assert load_settings({**PRODUCTION, "REQUIRE_EMAIL_VERIFICATION": "false"}).app.require_email_verification is False
+    with pytest.raises(SettingsError, match="REQUIRE_EMAIL_VERIFICATION"):
+        load_settings({"REQUIRE_EMAIL_VERIFICATION": "maybe"})
