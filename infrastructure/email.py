@@ -21,6 +21,8 @@ class Email(msgspec.Struct, frozen=True):
     to: str
     subject: str
     text: str
+    html: str | None = None
+    """An HTML alternative to ``text`` (sent as multipart/alternative)."""
 
 
 class Mailer(Protocol):
@@ -28,14 +30,17 @@ class Mailer(Protocol):
 
 
 class ConsoleMailer:
-    """Logs the message: development and tests without an SMTP server."""
+    """Development and tests without an SMTP server: the message is kept in ``sent`` (the tests
+    read it) and only its recipient and subject are logged. Bodies are never logged: they carry
+    account links (password reset …) and other people's messages."""
 
     def __init__(self) -> None:
         self.sent: list[Email] = []
 
     async def send(self, email: Email) -> None:
         self.sent.append(email)
-        logger.info("email to %s: %s\n%s", email.to, email.subject, email.text)
+        del self.sent[:-100]  # a long-running development server keeps the last hundred
+        logger.info("email to %s: %s (console: not sent)", email.to, email.subject)
 
 
 class SmtpMailer:
@@ -57,6 +62,8 @@ class SmtpMailer:
         message["To"] = email.to
         message["Subject"] = email.subject
         message.set_content(email.text)
+        if email.html is not None:
+            message.add_alternative(email.html, subtype="html")
         smtp_class = smtplib.SMTP_SSL if self._tls else smtplib.SMTP
         with smtp_class(self._host, self._port, timeout=self._timeout) as smtp:
             if self._starttls:

@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import asyncpg
 import msgspec
@@ -48,6 +48,25 @@ _RESYNC_INTERVAL = 1.0
 in PostgreSQL)."""
 
 
+class Cutoff(NamedTuple):
+    """A user's sessions mark: tokens issued up to ``at_ms`` are dead, except ``kept`` (the token
+    that changed the password keeps its session)."""
+
+    at_ms: int
+    kept: str | None = None
+
+    def admits(self, token_id: str, issued_at_ms: int) -> bool:
+        return issued_at_ms > self.at_ms or token_id == self.kept
+
+    def encode(self) -> bytes:
+        return f"{self.at_ms}:{self.kept}".encode() if self.kept else str(self.at_ms).encode()
+
+    @classmethod
+    def decode(cls, value: bytes) -> Cutoff:
+        at_ms, _, kept = value.decode().partition(":")
+        return cls(int(at_ms), kept or None)
+
+
 class SessionStoreUnavailable(RuntimeError):
     """Neither the session store nor the database can answer: the token can be neither accepted
     nor refused (503)."""
@@ -64,8 +83,8 @@ class SessionRegistry(Protocol):
     async def revoke(self, user_id: str, token_id: str, expires_at: int) -> None:
         """Logout of one token (after the ``revoked_tokens`` row is written, before its commit)."""
 
-    async def revoke_all(self, user_id: str, at_ms: int) -> None:
-        """Every token of the user issued up to ``at_ms`` dies."""
+    async def revoke_all(self, user_id: str, at_ms: int, keep: str | None = None) -> None:
+        """Every token of the user issued up to ``at_ms`` dies, but ``keep`` (a token id)."""
 
     async def user_gone(self, user_id: str) -> None:
         """The user no longer exists, or is blocked: none of their tokens counts."""
@@ -87,9 +106,9 @@ def now_ms() -> int:
 class RevocationRecords(Protocol):
     """What the database knows about sessions (see :class:`SessionRecords`)."""
 
-    async def valid_after(self, user_id: str) -> int | None: ...
+    async def valid_after(self, user_id: str) -> Cutoff | None: ...
 
-    async def token_state(self, user_id: str, token_id: str) -> tuple[int | None, bool]: ...
+    async def token_state(self, user_id: str, token_id: str) -> tuple[Cutoff | None, bool]: ...
 
     async def live_revocations(self) -> list[tuple[str, int]]: ...
 
@@ -100,27 +119,28 @@ class SessionRecords:
     def __init__(self, fetch: Callable[..., Awaitable[Sequence[Any]]]) -> None:
         self._fetch = fetch
 
-    async def valid_after(self, user_id: str) -> int | None:
-        """The user's "valid after" instant (epoch ms, 0: none); ``None``: deleted or blocked."""
+    async def valid_after(self, user_id: str) -> Cutoff | None:
+        """The user's cutoff (0: none); ``None``: deleted or blocked (a deleted account is blocked too)."""
         rows = await self._fetch(
-            "SELECT sessions_valid_after, blocked_at IS NOT NULL FROM users WHERE id = $1::uuid", user_id
+            "SELECT sessions_valid_after, blocked_at IS NOT NULL, sessions_kept_token::text FROM users "
+            "WHERE id = $1::uuid",
+            user_id,
         )
         if not rows or rows[0][1]:
             return None
-        return 0 if rows[0][0] is None else int(rows[0][0].timestamp() * 1000)
+        return _cutoff(rows[0][0], rows[0][2])
 
-    async def token_state(self, user_id: str, token_id: str) -> tuple[int | None, bool]:
-        """``(valid after, revoked)`` in one query."""
+    async def token_state(self, user_id: str, token_id: str) -> tuple[Cutoff | None, bool]:
+        """``(cutoff, revoked)`` in one query."""
         rows = await self._fetch(
-            "SELECT u.sessions_valid_after, u.blocked_at IS NOT NULL, "
+            "SELECT u.sessions_valid_after, u.blocked_at IS NOT NULL, u.sessions_kept_token::text, "
             "EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.id = $2::uuid) FROM users u WHERE u.id = $1::uuid",
             user_id,
             token_id,
         )
         if not rows or rows[0][1]:
             return None, False
-        valid_after = 0 if rows[0][0] is None else int(rows[0][0].timestamp() * 1000)
-        return valid_after, bool(rows[0][2])
+        return _cutoff(rows[0][0], rows[0][2]), bool(rows[0][3])
 
     async def live_revocations(self) -> list[tuple[str, int]]:
         """Every revoked token that has not expired yet: ``(token id, expires at epoch s)``."""
@@ -129,6 +149,10 @@ class SessionRecords:
             "WHERE expires_at > now()"
         )
         return [(str(r[0]), int(r[1])) for r in rows]
+
+
+def _cutoff(valid_after: Any, kept: str | None) -> Cutoff:
+    return Cutoff(0 if valid_after is None else int(valid_after.timestamp() * 1000), kept)
 
 
 class Marks(Protocol):
@@ -264,27 +288,27 @@ class DenyListSessions:
                 if loaded is not None:
                     if denied is not None:
                         return False
-                    valid_after = await self._mark(user_id, mark)
-                    return valid_after is not None and issued_at_ms > valid_after
+                    cutoff = await self._mark(user_id, mark)
+                    return cutoff is not None and cutoff.admits(token_id, issued_at_ms)
                 self._distrust("the store lost its copy (restarted empty?)")
         self._resync_soon()
         if not _is_uuid(token_id):
             return False
         try:
-            valid_after, revoked = await self._records.token_state(user_id, token_id)
+            cutoff, revoked = await self._records.token_state(user_id, token_id)
         except Exception as exc:  # neither can answer: refuse to guess (503), never accept
             raise SessionStoreUnavailable(f"session store untrusted and database failed: {exc!r}") from exc
-        return not revoked and valid_after is not None and issued_at_ms > valid_after
+        return not revoked and cutoff is not None and cutoff.admits(token_id, issued_at_ms)
 
-    async def _mark(self, user_id: str, cached: bytes | None) -> int | None:
+    async def _mark(self, user_id: str, cached: bytes | None) -> Cutoff | None:
         if cached is not None:
-            return None if cached == _GONE else int(cached)
+            return None if cached == _GONE else Cutoff.decode(cached)
         try:
             loaded = await self._records.valid_after(user_id)
         except Exception as exc:
             raise SessionStoreUnavailable(f"database failed: {exc!r}") from exc
         # if absent: a revoke_all or an event that landed meanwhile is newer than what we read
-        await self._write(f"valid-after:{user_id}", _GONE if loaded is None else str(loaded).encode(), absent=True)
+        await self._write(f"valid-after:{user_id}", _GONE if loaded is None else loaded.encode(), absent=True)
         return loaded
 
     # -- writes (each also recorded in PostgreSQL by the caller) ---------------------------------
@@ -295,8 +319,8 @@ class DenyListSessions:
     async def revoke(self, user_id: str, token_id: str, expires_at: int) -> None:
         await self.token_revoked(user_id, token_id, expires_at)
 
-    async def revoke_all(self, user_id: str, at_ms: int) -> None:
-        await self._write(f"valid-after:{user_id}", str(at_ms).encode())
+    async def revoke_all(self, user_id: str, at_ms: int, keep: str | None = None) -> None:
+        await self._write(f"valid-after:{user_id}", Cutoff(at_ms, keep).encode())
 
     async def user_gone(self, user_id: str) -> None:
         await self._write(f"valid-after:{user_id}", _GONE)
@@ -418,11 +442,15 @@ class RedisSessions:
         except RedisError as exc:
             raise SessionStoreUnavailable(str(exc)) from exc
 
-    async def revoke_all(self, user_id: str, at_ms: int) -> None:
+    async def revoke_all(self, user_id: str, at_ms: int, keep: str | None = None) -> None:
         try:
             token_ids: set[bytes] = await self._redis.smembers(self._user_key(user_id))  # type: ignore[misc]
-            keys = [self._session_key(t.decode()) for t in token_ids]
-            await self._redis.delete(*keys, self._user_key(user_id))
+            ending = [t.decode() for t in token_ids if t.decode() != keep]
+            if ending:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.delete(*(self._session_key(t) for t in ending))
+                    pipe.srem(self._user_key(user_id), *ending)
+                    await pipe.execute()
         except RedisError as exc:
             raise SessionStoreUnavailable(str(exc)) from exc
 

@@ -156,7 +156,7 @@ class Writes:
         elif revocation.blocked:
             await self._sessions.user_gone(user_id)
         elif revocation.issued_before_ms is not None:
-            await self._sessions.revoke_all(user_id, revocation.issued_before_ms)
+            await self._sessions.revoke_all(user_id, revocation.issued_before_ms, revocation.keep_token_id)
 
     async def _after_commit(self, uow: SqlUnitOfWork) -> None:
         if uow._touched:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from domain.accounts import passwords
 from domain.accounts.emails import welcome_email
 from domain.accounts.errors import EmailTaken, InvalidAccountData, InvalidCredentials, UserNotFound
+from domain.accounts.lifecycle import send_verification
 from domain.accounts.models import User
 from domain.accounts.rules import (
     MAX_PASSWORD_LENGTH,
@@ -32,6 +33,7 @@ from domain.accounts.rules import (
     password_problem,
 )
 from domain.accounts.services import UserService
+from domain.accounts.tokens import NewToken
 from domain.catalog.provinces import ProvinceCode, province_problem
 from domain.shared.emails import QueueEmail
 from domain.shared.errors import AccountGone
@@ -56,6 +58,13 @@ class RegisterUser(CamelStruct, forbid_unknown_fields=True):
     name: Name
     phone: Phone | None = None
     province: ProvinceCode | None = None
+
+
+class Registration(CamelStruct):
+    """A registration and the verification token its welcome email carries."""
+
+    account: RegisterUser
+    token: NewToken
 
 
 class LogIn(CamelStruct, forbid_unknown_fields=True):
@@ -105,9 +114,10 @@ def _at_ms(uow: UnitOfWork) -> tuple[datetime, int]:
     return datetime.fromtimestamp(at_ms / 1000, UTC), at_ms
 
 
-async def register_user(command: Command[RegisterUser], uow: UnitOfWork) -> User:
-    """A new account, and its welcome email in the same transaction (an outbox row)."""
-    data = command.payload
+async def register_user(command: Command[Registration], uow: UnitOfWork) -> User:
+    """A new account, and its welcome email in the same transaction (an outbox row), carrying the
+    link that verifies the address."""
+    data = command.payload.account
     email = normalise_email(data.email)
     if not is_valid_email(email):
         raise InvalidAccountData("email", "not a valid email address")
@@ -134,15 +144,26 @@ async def register_user(command: Command[RegisterUser], uow: UnitOfWork) -> User
         )
     except IntegrityError as exc:  # a concurrent registration of the same email won the race
         raise EmailTaken from exc
-    subject, body = welcome_email(user.name)
+    token = command.payload.token
+    await send_verification(user, token, uow)
+    welcome = welcome_email(user.name)
     await uow.add_email(
-        QueueEmail(kind="welcome", dedupe_key=f"welcome:{user.id}", to=user.email, subject=subject, body=body)
+        QueueEmail(
+            kind="welcome",
+            dedupe_key=f"welcome:{user.id}",
+            to=email,
+            subject=welcome.subject,
+            body=welcome.text,
+            html=welcome.html,
+            token_id=token.id,
+        )
     )
     return user
 
 
 async def log_in(command: LogIn, users: UserService) -> User:
-    """The user when the password matches and the account is not blocked; else ``InvalidCredentials``.
+    """The user when the password matches and the account is not blocked (nor deleted: a deleted
+    account has no email); else ``InvalidCredentials``.
 
     A check, not a write: it reads the primary through ``users`` and changes nothing. Unknown
     email, wrong password and blocked account answer alike and cost one argon2 verification each,
@@ -203,6 +224,7 @@ async def end_all_sessions(command: Command[EndAllSessions], uow: UnitOfWork) ->
         raise AccountGone
     at, at_ms = _at_ms(uow)
     user.sessions_valid_after = at
+    user.sessions_kept_token = None
     await users.update(user, auto_commit=False)
     uow.end_sessions(Revocation(user.id, issued_before_ms=at_ms))
 
@@ -220,6 +242,7 @@ async def block_user(command: Command[BlockUser], uow: UnitOfWork) -> None:
     if user.blocked_at is None:
         user.blocked_at = at
     user.sessions_valid_after = at
+    user.sessions_kept_token = None
     await users.update(user, auto_commit=False)
     uow.end_sessions(Revocation(user.id, blocked=True))
     ads = (await uow.session.scalars(_USER_ADS, {"id": user.id})).all()
@@ -237,6 +260,7 @@ async def promote_to_admin(command: Command[PromoteToAdmin], uow: UnitOfWork) ->
     at, at_ms = _at_ms(uow)
     user.role = "admin"
     user.sessions_valid_after = at
+    user.sessions_kept_token = None
     user = await users.update(user, auto_commit=False)
     uow.end_sessions(Revocation(user.id, issued_before_ms=at_ms))
     return user

@@ -38,6 +38,9 @@ class Profile(ReadModel):
     province: str | None
     role: Role
     created_at: datetime
+    email_verified: bool
+    """Whether the email's link was used (with ``REQUIRE_EMAIL_VERIFICATION``, needed to publish
+    and to send messages)."""
 
 
 class SellerProfile(ReadModel):
@@ -51,9 +54,11 @@ class SellerProfile(ReadModel):
 
 
 _PROFILE_SQL = """
-SELECT id, email, name, phone, province_code, role, created_at
-FROM users WHERE id = $1
+SELECT id, email, name, phone, province_code, role, created_at, email_verified_at IS NOT NULL
+FROM users WHERE id = $1 AND deleted_at IS NULL
 """
+
+_VERIFIED_SQL = "SELECT email_verified_at IS NOT NULL FROM users WHERE id = $1"
 
 # Public ads only (the rule search applies): what a buyer would find. ``u`` is the seller.
 _SELLER_SQL = f"""
@@ -67,7 +72,12 @@ async def get_profile(query: GetProfile, db: ReadConnection) -> Profile | None:
     row = await db.fetchrow(_PROFILE_SQL, query.user_id)
     if row is None:
         return None
-    return Profile(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+    return Profile(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+
+
+async def has_verified_email(user_id: UUID, db: ReadConnection) -> bool:
+    """Whether the user verified their email (``False`` for an unknown user)."""
+    return bool(await db.fetchval(_VERIFIED_SQL, user_id))
 
 
 async def get_seller_profile(query: GetSellerProfile, db: ReadConnection) -> SellerProfile | None:

@@ -22,7 +22,7 @@ DIGEST_JOB = "send_message_digest"
 
 _UNREAD = text(
     """
-    SELECT m.id, m.content, s.name
+    SELECT m.id, m.content, s.name, s.id
     FROM messages m JOIN users s ON s.id = m.sender_id
     WHERE m.recipient_id = :user_id AND m.read_at IS NULL
     ORDER BY m.created_at DESC
@@ -45,10 +45,11 @@ async def queue_message_digest(command: Command[SendMessageDigest], uow: UnitOfW
     recipient = (await uow.session.execute(_RECIPIENT, {"user_id": user_id})).first()
     if not unread or recipient is None:
         return None
-    lines = "\n".join(f"  • {sender}: {preview(content)}" for _, content, sender in unread)
+    lines = "\n".join(f"  • {sender}: {preview(content)}" for _, content, sender, _ in unread)
+    senders = tuple(dict.fromkeys(sender_id for *_, sender_id in unread))
     count = len(unread)
     subject = f"Tenés {count} mensaje{'s' if count != 1 else ''} sin leer en Rural24"
     body = f"Hola {recipient.name},\n\n{lines}\n\nRespondé desde Rural24.\n\nEl equipo de Rural24"
     email = QueueEmail(kind="digest", dedupe_key=f"digest:{user_id}:{unread[0][0]}", to=recipient.email,
-                       subject=subject, body=body)  # fmt: skip
+                       subject=subject, body=body, mentions=senders)  # fmt: skip
     return await uow.add_email(email)

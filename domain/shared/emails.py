@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
+from markupsafe import escape
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -20,6 +21,11 @@ from domain.shared.structs import CamelStruct, ReadModel
 MAX_ATTEMPTS = 3
 """The original design's policy: three attempts with exponential backoff, then ``failed``."""
 
+FRONTEND_SLOT = "__RURAL24_FRONTEND__"
+"""In a queued email's text and HTML: where the frontend's address (``FRONTEND_URL``) goes."""
+TOKEN_SLOT = "__RURAL24_TOKEN__"  # noqa: S105 - a placeholder, not a secret
+"""In a queued email's text and HTML: where the account token goes (derived when sending, never stored)."""
+
 
 class QueueEmail(CamelStruct):
     kind: str
@@ -27,6 +33,25 @@ class QueueEmail(CamelStruct):
     to: str
     subject: str
     body: str
+    html: str | None = None
+    token_id: UUID | None = None
+    """The account token whose link (``TOKEN_SLOT``) the email carries."""
+    mentions: tuple[UUID, ...] = ()
+    """Users, other than the recipient, whose names the email shows."""
+
+
+def fill_slots(content: str, *, frontend: str, token: str | None, html: bool = False) -> str:
+    """The email as sent: the slots replaced (escaped for HTML). A slot without a value is an error:
+    an email with a broken link is never sent."""
+    if html:
+        frontend = str(escape(frontend))
+    content = content.replace(FRONTEND_SLOT, frontend)
+    if TOKEN_SLOT in content:
+        if token is None:
+            msg = "the email carries a token link but has no token"
+            raise ValueError(msg)
+        content = content.replace(TOKEN_SLOT, token)
+    return content
 
 
 async def queue_email(command: QueueEmail, session: AsyncSession | AsyncConnection) -> UUID | None:
@@ -40,6 +65,9 @@ async def queue_email(command: QueueEmail, session: AsyncSession | AsyncConnecti
             to_address=command.to,
             subject=command.subject,
             body=command.body,
+            html_body=command.html,
+            token_id=command.token_id,
+            mentions=list(command.mentions) or None,
             created_at=now,
             updated_at=now,
         )
@@ -53,6 +81,8 @@ class Outgoing(CamelStruct):
     to: str
     subject: str
     body: str
+    html: str | None = None
+    token_id: UUID | None = None
 
 
 DeliveryOutcome = str  # "sent", "already sent", "gone", "failed"
@@ -72,7 +102,7 @@ async def deliver_email(
             await connection.execute(
                 text(
                     "UPDATE email_deliveries SET attempts = attempts + 1, updated_at = now() "
-                    "WHERE id = :id AND status = 'pending' RETURNING to_address, subject, body"
+                    "WHERE id = :id AND status = 'pending' RETURNING to_address, subject, body, html_body, token_id"
                 ),
                 {"id": delivery_id},
             )
@@ -84,7 +114,9 @@ async def deliver_email(
             )
         return "gone" if status is None else f"already {status}"
     try:
-        await send(Outgoing(to=row.to_address, subject=row.subject, body=row.body))
+        await send(
+            Outgoing(to=row.to_address, subject=row.subject, body=row.body, html=row.html_body, token_id=row.token_id)
+        )
     except Exception as exc:
         async with connection_factory() as connection, connection.begin():
             await connection.execute(

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal, get_args
+from uuid import UUID
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CheckConstraint, Index, Integer, String, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -62,6 +64,16 @@ class EmailDelivery(UUIDv7AuditBase):
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(String(20000))
+    html_body: Mapped[str | None] = mapped_column(String(60000), default=None)
+    """The HTML part, when the email has one (the plain ``body`` is always there)."""
+    token_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("account_tokens.id", ondelete="CASCADE"), default=None
+    )
+    """The account token whose link the email carries: filled in only when sending (the token is
+    never stored); a token that is deleted takes its unsent email along."""
+    mentions: Mapped[list[UUID] | None] = mapped_column(ARRAY(PG_UUID(as_uuid=True)), default=None)
+    """Users other than the recipient whose name the email shows (a digest's senders): erased
+    from it when one of them deletes their account."""
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default=text("'pending'"))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)

@@ -72,12 +72,14 @@ class Command(msgspec.Struct, Generic[P], frozen=True):
 
 class Revocation(msgspec.Struct, frozen=True):
     """Sessions a write ends. Exactly one of: one token (``token_id`` until ``expires_at``, epoch
-    seconds), every token issued up to ``issued_before_ms``, or every token for good (``blocked``)."""
+    seconds), every token issued up to ``issued_before_ms`` (but ``keep_token_id``, when given), or
+    every token for good (``blocked``)."""
 
     user_id: UUID
     token_id: str | None = None
     expires_at: int | None = None
     issued_before_ms: int | None = None
+    keep_token_id: str | None = None
     blocked: bool = False
 
 

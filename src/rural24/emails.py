@@ -16,7 +16,14 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from domain.shared.emails import EmailDeliveryRead, Outgoing, deliver_email, list_deliveries, stale_pending_emails
+from domain.shared.emails import (
+    EmailDeliveryRead,
+    Outgoing,
+    deliver_email,
+    fill_slots,
+    list_deliveries,
+    stale_pending_emails,
+)
 from domain.shared.models import EmailStatus
 from infrastructure.email import Email
 from infrastructure.jobs import enqueue_email
@@ -36,8 +43,14 @@ async def send_email(ctx: JobContext, *, delivery_id: str) -> str:
     job = ctx.get("job")
     final = job is None or job.attempts >= job.retries
 
+    frontend = services.settings.app.frontend_base
+
     async def send(outgoing: Outgoing) -> None:
-        await services.mailer.send(Email(to=outgoing.to, subject=outgoing.subject, text=outgoing.body))
+        # The account token is derived from its row id only now: neither the outbox nor a log holds it.
+        token = None if outgoing.token_id is None else services.account_tokens.token_for(outgoing.token_id)
+        text = fill_slots(outgoing.body, frontend=frontend, token=token)
+        html = None if outgoing.html is None else fill_slots(outgoing.html, frontend=frontend, token=token, html=True)
+        await services.mailer.send(Email(to=outgoing.to, subject=outgoing.subject, text=text, html=html))
 
     outcome = await deliver_email(UUID(delivery_id), services.database.get_engine().connect, send, final_attempt=final)
     logger.info("email %s: %s", delivery_id, outcome)

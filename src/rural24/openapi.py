@@ -67,11 +67,13 @@ class ProblemDetails(msgspec.Struct, rename="camel"):
 
 
 _WHY: dict[int, str] = {
-    400: "The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key).",
+    400: "The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), "
+    "or an emailed link's token is not valid (mistyped, forged, for another purpose or another account).",
     401: "No valid bearer token (missing, expired, revoked, or its user is blocked or gone).",
-    403: "The caller may not do this (not the owner, not an admin).",
+    403: "The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password).",
     404: "Not found, or not visible to the caller.",
     409: "Conflicts with the current state (a duplicate, a limit reached, the same Idempotency-Key still running).",
+    410: "The emailed link was real but no longer works (used, replaced by a newer one, expired): ask for a new one.",
     412: "`If-Match` names a revision that is no longer current.",
     413: "The body is larger than allowed.",
     415: "The body is not of the operation's media type (`application/json` in UTF-8; uploads `multipart/form-data`).",

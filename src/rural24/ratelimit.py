@@ -68,6 +68,8 @@ _WHAT: dict[str, str] = {
     "api": "requests from this address",
     "search": "searches from this address",
     "login": "login attempts",
+    "account-emails": "account emails asked for",
+    "tokens": "attempts with emailed links",
     "messages": "messages",
 }
 
@@ -151,6 +153,21 @@ class Limits:
         await enforce(self.limiter, "login", f"ip:{address}", self._limits.login)
         digest = hashlib.blake2b(normalise_email(email).encode(), digest_size=16).hexdigest()
         return await enforce(self.limiter, "login", f"email:{digest}", self._limits.login)
+
+    async def account_email(self, connection: ASGIConnection[Any, Any, Any, Any], email: str) -> RateDecision:
+        """Password-reset and verification emails: ``RATE_LIMIT_ACCOUNT_EMAIL_IP`` per client address,
+        then ``RATE_LIMIT_ACCOUNT_EMAIL`` per normalised email (hashed in the key), counted alike
+        whether the address has an account or not."""
+        address = request_client_address(connection, self._hops)
+        await enforce(self.limiter, "account-emails", f"ip:{address}", self._limits.account_email_ip)
+        digest = hashlib.blake2b(normalise_email(email).encode(), digest_size=16).hexdigest()
+        return await enforce(self.limiter, "account-emails", f"email:{digest}", self._limits.account_email)
+
+    async def token_use(self, connection: ASGIConnection[Any, Any, Any, Any]) -> RateDecision:
+        """Posting an emailed token back: ``RATE_LIMIT_LOGIN`` per client address (tokens cannot be
+        guessed, but nobody needs to try many)."""
+        address = request_client_address(connection, self._hops)
+        return await enforce(self.limiter, "tokens", address, self._limits.login)
 
     async def messages(self, user_id: str) -> RateDecision:
         """``RATE_LIMIT_MESSAGES`` per sending user."""

@@ -23,6 +23,7 @@ from litestar.datastructures import State
 from litestar.stores.registry import StoreRegistry
 
 import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
+from infrastructure.account_tokens import AccountTokens
 from infrastructure.cache import QueryCache
 from infrastructure.database.embedded import ensure_primary
 from infrastructure.database.primary import primary_config
@@ -81,6 +82,8 @@ class Services:
     notifier: Notifier
     media: MediaStorage
     mailer: Mailer
+    account_tokens: AccountTokens
+    """Mints the tokens account emails carry, and derives them again when sending."""
 
     @classmethod
     def of(cls, state: State) -> Services:
@@ -171,6 +174,7 @@ def build_services(settings: Settings) -> Services:
         notifier=notifier,
         media=build_media_storage(settings.app.media_storage_url),
         mailer=build_mailer(settings.app.email_url),
+        account_tokens=AccountTokens(settings.session.jwt_secret),
     )
 
 

@@ -34,10 +34,10 @@ async def test_unknown_route_is_problem_json(client: AsyncTestClient[Litestar]) 
 async def test_options_lists_every_method_of_the_path_and_carries_the_request_id(
     client: AsyncTestClient[Litestar],
 ) -> None:
-    """Litestar 2 answers OPTIONS with the first handler's methods only (GET /api/me without PATCH)."""
+    """Litestar 2 answers OPTIONS with the first handler's methods only (GET /api/me without PATCH or DELETE)."""
     response = await client.options("/api/me", headers={"X-Request-ID": "edge-options-1"})
     assert response.status_code == 204, response.text
-    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "PATCH", "OPTIONS"}
+    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "PATCH", "DELETE", "OPTIONS"}
     assert response.headers["x-request-id"] == "edge-options-1"
     unrouted = await client.get("/api/nothing-here")
     assert len(unrouted.headers["x-request-id"]) == 24  # generated: 96 random bits in hex

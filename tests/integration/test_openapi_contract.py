@@ -31,10 +31,19 @@ OPERATION_IDS = {
     ("POST", "/api/auth/login"): "login",
     ("POST", "/api/auth/logout"): "logout",
     ("POST", "/api/auth/logout-all-devices"): "logoutAllDevices",
+    ("POST", "/api/auth/verify-email"): "verifyEmail",
+    ("POST", "/api/auth/resend-verification"): "resendVerification",
+    ("POST", "/api/auth/forgot-password"): "forgotPassword",
+    ("POST", "/api/auth/reset-password"): "resetPassword",
     ("GET", "/api/me"): "getMe",
     ("PATCH", "/api/me"): "updateMe",
+    ("DELETE", "/api/me"): "deleteMe",
+    ("POST", "/api/me/password"): "changePassword",
+    ("POST", "/api/me/email"): "changeEmail",
+    ("POST", "/api/me/email/confirm"): "confirmEmailChange",
     ("GET", "/api/users/{id}"): "getUser",
     ("POST", "/api/admin/users/{id}/block"): "blockUser",
+    ("DELETE", "/api/admin/users/{id}"): "deleteUser",
     ("POST", "/api/ads"): "publishAd",
     ("GET", "/api/ads/search"): "searchAds",
     ("GET", "/api/ads/{id}"): "getAd",
@@ -61,13 +70,15 @@ OPERATION_IDS = {
 }
 """Every operation and its name in the frontend's vocabulary: the generated client's function names."""
 
-PUBLIC = {"getHealth", "getReadiness", "listCategories", "listProvinces", "register", "login", "getUser"}
+PUBLIC = {"getHealth", "getReadiness", "listCategories", "listProvinces", "register", "login", "getUser",
+          "verifyEmail", "resendVerification", "forgotPassword", "resetPassword"}  # fmt: skip
 AUTH_OPTIONAL = {"searchAds", "getAd"}
-ADMIN = {"blockUser", "suspendAd", "listReports", "listEmails"}
+ADMIN = {"blockUser", "deleteUser", "suspendAd", "listReports", "listEmails"}
 NOT_RATE_LIMITED = {"getHealth", "getReadiness"}  # the global API limit skips health (and metrics, the docs)
 NO_DATABASE = {"getHealth", "getReadiness"}  # readiness reports a down primary in its own 503 body
 JSON_BODIES = {"register", "login", "updateMe", "publishAd", "updateAd", "changeAdStatus", "reportAd",
-               "createSavedSearch", "sendMessage"}  # fmt: skip
+               "createSavedSearch", "sendMessage", "verifyEmail", "resendVerification", "forgotPassword",
+               "resetPassword", "deleteMe", "changePassword", "changeEmail", "confirmEmailChange"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

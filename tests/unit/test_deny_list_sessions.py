@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from infrastructure.sessions import DenyListSessions, MemoryMarks, SessionStoreUnavailable
+from infrastructure.sessions import Cutoff, DenyListSessions, MemoryMarks, SessionStoreUnavailable
 
 USER = "0190d9b6-0000-7000-8000-000000000001"
 LIVE = "0190d9b6-0000-7000-8000-00000000000a"
@@ -42,6 +42,7 @@ class Records:
     def __init__(self) -> None:
         self.revoked: dict[str, int] = {}
         self.user_valid_after: int | None = 0  # None: the user is gone
+        self.kept: str | None = None
         self.down = False
         self.queries = 0
 
@@ -50,13 +51,16 @@ class Records:
         if self.down:
             raise OSError("database down")
 
-    async def valid_after(self, user_id: str) -> int | None:
-        self._check()
-        return self.user_valid_after
+    def _cutoff(self) -> Cutoff | None:
+        return None if self.user_valid_after is None else Cutoff(self.user_valid_after, self.kept)
 
-    async def token_state(self, user_id: str, token_id: str) -> tuple[int | None, bool]:
+    async def valid_after(self, user_id: str) -> Cutoff | None:
         self._check()
-        return self.user_valid_after, token_id in self.revoked
+        return self._cutoff()
+
+    async def token_state(self, user_id: str, token_id: str) -> tuple[Cutoff | None, bool]:
+        self._check()
+        return self._cutoff(), token_id in self.revoked
 
     async def live_revocations(self) -> list[tuple[str, int]]:
         self._check()
@@ -120,3 +124,23 @@ async def test_session_events_end_tokens_and_a_lost_listener_distrusts_the_store
     records.user_valid_after = None  # deleted while nobody listened
     assert not await registry.is_live(USER, LIVE, ISSUED_MS)
     assert records.queries == before + 1
+
+
+async def test_a_cutoff_that_keeps_one_token_admits_only_that_one() -> None:
+    registry, marks, records = await _registry()
+    other = "0190d9b6-0000-7000-8000-00000000000c"
+    await registry.revoke_all(USER, ISSUED_MS + 10, keep=LIVE)
+    assert await registry.is_live(USER, LIVE, ISSUED_MS)
+    assert not await registry.is_live(USER, other, ISSUED_MS)
+    assert await registry.is_live(USER, other, ISSUED_MS + 11)  # a later login
+    # the same answers from PostgreSQL when the store cannot be trusted
+    records.user_valid_after, records.kept = ISSUED_MS + 10, LIVE
+    marks.down = True
+    assert await registry.is_live(USER, LIVE, ISSUED_MS)
+    assert not await registry.is_live(USER, other, ISSUED_MS)
+
+
+def test_cutoffs_round_trip_through_the_store() -> None:
+    assert Cutoff.decode(Cutoff(5, "abc").encode()) == Cutoff(5, "abc")
+    assert Cutoff.decode(Cutoff(5).encode()) == Cutoff(5)
+    assert Cutoff.decode(b"7") == Cutoff(7)  # marks written before the kept token existed

@@ -61,6 +61,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a user's account
+         * @description What `DELETE /api/me` does, without the password: ads, favorites, saved searches, reports and personal data go, every session ends; messages stay with a neutral author. 404 for an unknown or already deleted user.
+         */
+        delete: operations["deleteUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/users/{id}/block": {
         parameters: {
             query?: never;
@@ -92,7 +112,7 @@ export interface paths {
         put?: never;
         /**
          * Publish an ad
-         * @description The owner is the caller. `status`, `isFeatured`, owner and timestamps cannot be set (422). The ad expires after `AD_TTL_DAYS` (30). Prices are decimal strings in `currency`. `Idempotency-Key`: a retry with the same key and body returns the first response (`Idempotent-Replayed: true`) and creates nothing; same key, other body → 422; while the first is still running → 409. Keys are kept 24 h, per user.
+         * @description The owner is the caller. `status`, `isFeatured`, owner and timestamps cannot be set (422). The ad expires after `AD_TTL_DAYS` (30). Prices are decimal strings in `currency`. `Idempotency-Key`: a retry with the same key and body returns the first response (`Idempotent-Replayed: true`) and creates nothing; same key, other body → 422; while the first is still running → 409. Keys are kept 24 h, per user. With `REQUIRE_EMAIL_VERIFICATION`, 403 until the user has verified their email.
          */
         post: operations["publishAd"];
         delete?: never;
@@ -245,6 +265,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/forgot-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset link
+         * @description Always 202 with the same body, after the same work, whether the email has an account or not. When it has, an email carries a link to `FRONTEND_URL/restablecer-clave?token=…`, valid 1 hour and once; a newer link replaces an older one. Limited per IP (`RATE_LIMIT_ACCOUNT_EMAIL_IP`) and per email (`RATE_LIMIT_ACCOUNT_EMAIL`): 429 beyond, counted alike for unknown addresses.
+         */
+        post: operations["forgotPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -313,9 +353,69 @@ export interface paths {
         put?: never;
         /**
          * Open an account
-         * @description 201 with a session token; 409 when the email is taken; 422 when a rule fails (password under 10 characters, unknown province, fields that cannot be set such as `role`). A welcome email is sent in the background.
+         * @description 201 with a session token; 409 when the email is taken; 422 when a rule fails (password under 10 characters, unknown province, fields that cannot be set such as `role`). A welcome email, sent in the background, carries the link that verifies the address (`POST /api/auth/verify-email`).
          */
         post: operations["register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/resend-verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a new verification link
+         * @description Always 202 with the same body, whether the email has an account, is verified already, or not. A new link replaces the older ones. Limited like `forgot-password` (the same budgets).
+         */
+        post: operations["resendVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/reset-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Choose a new password with an emailed link
+         * @description Sets the password (register's rules: 422 otherwise), uses the link up, and ends every session of the user on every instance (log in again). Also verifies the email. 400: not a valid link; 410: used, replaced or expired. Limited per IP (`RATE_LIMIT_LOGIN`).
+         */
+        post: operations["resetPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify the email with an emailed link
+         * @description The link from the welcome email (or `resend-verification`), posted back by the frontend from `FRONTEND_URL/verificar-email?token=…`. No login needed. 400: not a valid link; 410: used, replaced, expired, or for an address the account no longer uses. Limited per IP (`RATE_LIMIT_LOGIN`).
+         */
+        post: operations["verifyEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -396,12 +496,16 @@ export interface paths {
         get: operations["getMe"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete own account
+         * @description With the password (403 when wrong). At once: the user's ads leave search and detail and are deleted (their images by a background job), favorites, saved searches and reports go, every token of the user stops working on every instance, and name, email and phone are erased. Messages already sent stay readable to the other participant, with the author shown as `usuario eliminado`. The email can register again. Cannot be undone.
+         */
+        delete: operations["deleteMe"];
         options?: never;
         head?: never;
         /**
          * Change own profile
-         * @description `name`, `phone`, `province` only. `role` and `email` cannot be changed here (422).
+         * @description `name`, `phone`, `province` only. `role` cannot be changed (422); `email` changes through `POST /api/me/email` (a confirmation link to the new address).
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -426,6 +530,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change own email
+         * @description With the password (403 when wrong). Sends a link to the new address (`FRONTEND_URL/confirmar-email?token=…`, valid 24 hours) and a notice to the current one; the account keeps its current email until the link is posted to `POST /api/me/email/confirm`. 409: the new address belongs to another account.
+         */
+        post: operations["changeEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/email/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a new email with the emailed link
+         * @description Logged in as the account that asked (400 for another account's link, as for a mistyped one). The new address becomes the account's, verified. 410: used, replaced or expired; 409: the address was taken meanwhile. Answers the updated profile. Limited per IP (`RATE_LIMIT_LOGIN`).
+         */
+        post: operations["confirmEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/favorites": {
         parameters: {
             query?: never;
@@ -440,6 +584,26 @@ export interface paths {
         get: operations["listMyFavorites"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change own password
+         * @description With the current password (403 when it is wrong; the session stays valid). This session keeps working; every other session of the user ends on every instance. The new password follows register's rules (422).
+         */
+        post: operations["changePassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -555,7 +719,7 @@ export interface paths {
         put?: never;
         /**
          * Send a message
-         * @description The sender is the caller. Goes to the conversation of the two users about `adId` (or about no ad), created by the first message. `content` is trimmed, then must have 1 to 2000 characters. 422: blank or too long content, a message to oneself, unknown fields, or an ad that belongs to neither user. 404: unknown or blocked recipient; a new conversation about an unknown, deleted or suspended ad. At most `RATE_LIMIT_MESSAGES` (30) sends per minute per user: 429 with `Retry-After`, `RateLimit-*` headers and `resetAt`. `Idempotency-Key`: a retry with the same key and body returns the first response (`Idempotent-Replayed: true`) and sends nothing; same key, other body → 422; while the first runs → 409. The recipient is notified on `WS /api/ws/notifications` with `{type: "message.new", messageId, conversationId, from: {id, name}, preview}` (preview ≤ 50 characters).
+         * @description The sender is the caller. Goes to the conversation of the two users about `adId` (or about no ad), created by the first message. `content` is trimmed, then must have 1 to 2000 characters. 422: blank or too long content, a message to oneself, unknown fields, or an ad that belongs to neither user. 404: unknown or blocked recipient; a new conversation about an unknown, deleted or suspended ad. At most `RATE_LIMIT_MESSAGES` (30) sends per minute per user: 429 with `Retry-After`, `RateLimit-*` headers and `resetAt`. `Idempotency-Key`: a retry with the same key and body returns the first response (`Idempotent-Replayed: true`) and sends nothing; same key, other body → 422; while the first runs → 409. The recipient is notified on `WS /api/ws/notifications` with `{type: "message.new", messageId, conversationId, from: {id, name}, preview}` (preview ≤ 50 characters). With `REQUIRE_EMAIL_VERIFICATION`, 403 until the sender has verified their email.
          */
         post: operations["sendMessage"];
         delete?: never;
@@ -608,6 +772,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Accepted */
+        Accepted: {
+            detail: string;
+        };
         /** AdChanges */
         AdChanges: {
             categoryId?: string;
@@ -743,6 +911,12 @@ export interface components {
             /** @description Messages to the caller not read yet. */
             unreadCount: number;
         };
+        /** EmailChange */
+        EmailChange: {
+            /** @description Case and surrounding spaces are ignored. */
+            newEmail: string;
+            password: string;
+        };
         /** EmailDeliveryRead */
         EmailDeliveryRead: {
             attempts: number;
@@ -757,6 +931,10 @@ export interface components {
             status: "pending" | "sent" | "failed";
             subject: string;
             to: string;
+        };
+        /** EmailOnly */
+        EmailOnly: {
+            email: string;
         };
         /** FieldProblem */
         FieldProblem: {
@@ -839,6 +1017,16 @@ export interface components {
             province: string;
             title: string;
         };
+        /** NewPassword */
+        NewPassword: {
+            /** @description The same rules as register: at least 10 characters. */
+            password: string;
+            /**
+             * @description The `token` query parameter of the emailed link, as received.
+             * @example q0N0mY3Q2gN4pKXh1kq8sB3lM2c5vXo9zT7rW1aYfEc
+             */
+            token: string;
+        };
         /** NewReport */
         NewReport: {
             detail?: string | null;
@@ -893,6 +1081,21 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** PasswordChange */
+        PasswordChange: {
+            currentPassword: string;
+            /** @description The same rules as register: at least 10 characters. */
+            newPassword: string;
+        };
+        /** PasswordConfirmation */
+        PasswordConfirmation: {
+            password: string;
+        };
+        /** PendingEmail */
+        PendingEmail: {
+            detail: string;
+            pendingEmail: string;
+        };
         /** ProblemDetails */
         ProblemDetails: {
             detail: string;
@@ -906,6 +1109,7 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             email: string;
+            emailVerified: boolean;
             /** Format: uuid */
             id: string;
             name: string;
@@ -1031,6 +1235,14 @@ export interface components {
             /** @enum {string} */
             status: "active" | "paused" | "sold";
         };
+        /** TokenOnly */
+        TokenOnly: {
+            /**
+             * @description The `token` query parameter of the emailed link, as received.
+             * @example q0N0mY3Q2gN4pKXh1kq8sB3lM2c5vXo9zT7rW1aYfEc
+             */
+            token: string;
+        };
         /** UserRef */
         UserRef: {
             /** Format: uuid */
@@ -1104,7 +1316,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The caller may not do this (not the owner, not an admin). */
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
             403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1203,7 +1415,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The caller may not do this (not the owner, not an admin). */
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
             403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1302,7 +1514,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The caller may not do this (not the owner, not an admin). */
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
             403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1314,6 +1526,100 @@ export interface operations {
             };
             /** @description Values that break the rules: `errors` lists every offending field. */
             422: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error (logged with the request id; no details sent). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database or the session store is unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    deleteUser: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
+                "X-Request-ID"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid bearer token (missing, expired, revoked, or its user is blocked or gone). */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
@@ -1396,7 +1702,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The caller may not do this (not the owner, not an admin). */
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
             403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1494,7 +1800,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdDetail"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1506,6 +1812,16 @@ export interface operations {
             };
             /** @description No valid bearer token (missing, expired, revoked, or its user is blocked or gone). */
             401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
+            403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
@@ -1846,7 +2162,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The caller may not do this (not the owner, not an admin). */
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
             403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1942,7 +2258,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdDetail"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -1962,7 +2278,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The caller may not do this (not the owner, not an admin). */
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
             403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -2262,7 +2578,7 @@ export interface operations {
                     "application/json": components["schemas"]["ImageAccepted"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -2402,7 +2718,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The caller may not do this (not the owner, not an admin). */
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
             403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -2502,7 +2818,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReportAccepted"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -2646,7 +2962,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdDetail"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -2666,7 +2982,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The caller may not do this (not the owner, not an admin). */
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
             403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -2688,6 +3004,116 @@ export interface operations {
             };
             /** @description Conflicts with the current state (a duplicate, a limit reached, the same Idempotency-Key still running). */
             409: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than allowed. */
+            413: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not of the operation's media type (`application/json` in UTF-8; uploads `multipart/form-data`). */
+            415: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Values that break the rules: `errors` lists every offending field. */
+            422: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error (logged with the request id; no details sent). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database or the session store is unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    forgotPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
+                "X-Request-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailOnly"];
+            };
+        };
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    /** @description How caches may keep it. */
+                    "Cache-Control"?: string;
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
+            400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
@@ -2796,7 +3222,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthResult"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -3060,7 +3486,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthResult"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -3072,6 +3498,352 @@ export interface operations {
             };
             /** @description Conflicts with the current state (a duplicate, a limit reached, the same Idempotency-Key still running). */
             409: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than allowed. */
+            413: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not of the operation's media type (`application/json` in UTF-8; uploads `multipart/form-data`). */
+            415: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Values that break the rules: `errors` lists every offending field. */
+            422: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error (logged with the request id; no details sent). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database or the session store is unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    resendVerification: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
+                "X-Request-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailOnly"];
+            };
+        };
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    /** @description How caches may keep it. */
+                    "Cache-Control"?: string;
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than allowed. */
+            413: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not of the operation's media type (`application/json` in UTF-8; uploads `multipart/form-data`). */
+            415: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Values that break the rules: `errors` lists every offending field. */
+            422: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error (logged with the request id; no details sent). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database or the session store is unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
+                "X-Request-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPassword"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    /** @description How caches may keep it. */
+                    "Cache-Control"?: string;
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The emailed link was real but no longer works (used, replaced by a newer one, expired): ask for a new one. */
+            410: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than allowed. */
+            413: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not of the operation's media type (`application/json` in UTF-8; uploads `multipart/form-data`). */
+            415: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Values that break the rules: `errors` lists every offending field. */
+            422: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error (logged with the request id; no details sent). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database or the session store is unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
+                "X-Request-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenOnly"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    /** @description How caches may keep it. */
+                    "Cache-Control"?: string;
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The emailed link was real but no longer works (used, replaced by a newer one, expired): ask for a new one. */
+            410: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
@@ -3369,6 +4141,134 @@ export interface operations {
             };
         };
     };
+    deleteMe: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
+                "X-Request-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordConfirmation"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    /** @description How caches may keep it. */
+                    "Cache-Control"?: string;
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, revoked, or its user is blocked or gone). */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than allowed. */
+            413: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not of the operation's media type (`application/json` in UTF-8; uploads `multipart/form-data`). */
+            415: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Values that break the rules: `errors` lists every offending field. */
+            422: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error (logged with the request id; no details sent). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database or the session store is unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     updateMe: {
         parameters: {
             query?: never;
@@ -3401,7 +4301,7 @@ export interface operations {
                     "application/json": components["schemas"]["Profile"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -3578,6 +4478,286 @@ export interface operations {
             };
         };
     };
+    changeEmail: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
+                "X-Request-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailChange"];
+            };
+        };
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    /** @description How caches may keep it. */
+                    "Cache-Control"?: string;
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingEmail"];
+                };
+            };
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, revoked, or its user is blocked or gone). */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, a limit reached, the same Idempotency-Key still running). */
+            409: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than allowed. */
+            413: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not of the operation's media type (`application/json` in UTF-8; uploads `multipart/form-data`). */
+            415: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Values that break the rules: `errors` lists every offending field. */
+            422: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error (logged with the request id; no details sent). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database or the session store is unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    confirmEmailChange: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
+                "X-Request-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenOnly"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description How caches may keep it. */
+                    "Cache-Control"?: string;
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, revoked, or its user is blocked or gone). */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflicts with the current state (a duplicate, a limit reached, the same Idempotency-Key still running). */
+            409: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The emailed link was real but no longer works (used, replaced by a newer one, expired): ask for a new one. */
+            410: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than allowed. */
+            413: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not of the operation's media type (`application/json` in UTF-8; uploads `multipart/form-data`). */
+            415: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Values that break the rules: `errors` lists every offending field. */
+            422: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error (logged with the request id; no details sent). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database or the session store is unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     listMyFavorites: {
         parameters: {
             query?: {
@@ -3611,6 +4791,134 @@ export interface operations {
             };
             /** @description No valid bearer token (missing, expired, revoked, or its user is blocked or gone). */
             401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Values that break the rules: `errors` lists every offending field. */
+            422: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description An unexpected error (logged with the request id; no details sent). */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database or the session store is unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
+                "X-Request-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    /** @description How caches may keep it. */
+                    "Cache-Control"?: string;
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (missing, expired, revoked, or its user is blocked or gone). */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than allowed. */
+            413: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not of the operation's media type (`application/json` in UTF-8; uploads `multipart/form-data`). */
+            415: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
@@ -3775,7 +5083,7 @@ export interface operations {
                     "application/json": components["schemas"]["SavedSearchRead"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -4267,7 +5575,7 @@ export interface operations {
                     "application/json": components["schemas"]["MessageAccepted"];
                 };
             };
-            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key). */
+            /** @description The body or a header cannot be read (malformed JSON, invalid UTF-8, nested too deep, bad Idempotency-Key), or an emailed link's token is not valid (mistyped, forged, for another purpose or another account). */
             400: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -4279,6 +5587,16 @@ export interface operations {
             };
             /** @description No valid bearer token (missing, expired, revoked, or its user is blocked or gone). */
             401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller may not do this (not the owner, not an admin, email not verified yet, wrong current password). */
+            403: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from msgspec import Meta
 
 from domain.accounts.commands import (
     BlockUser,
@@ -22,6 +23,7 @@ from domain.accounts.commands import (
     LogIn,
     ProfileChanges,
     RegisterUser,
+    Registration,
     block_user,
     end_all_sessions,
     end_session,
@@ -29,6 +31,7 @@ from domain.accounts.commands import (
     register_user,
     update_profile,
 )
+from domain.accounts.lifecycle import DeleteAccount, delete_account
 from domain.accounts.models import User
 from domain.accounts.queries import (
     GetProfile,
@@ -39,10 +42,14 @@ from domain.accounts.queries import (
     get_profile,
     get_seller_profile,
 )
+from domain.accounts.rules import MAX_PASSWORD_LENGTH
 from domain.accounts.services import UserService
 from domain.shared.errors import AccountGone
+from domain.shared.fields import Line
 from domain.shared.structs import CamelStruct
 from domain.shared.unit_of_work import Actor, Command
+from infrastructure.account_tokens import AccountTokens
+from infrastructure.unit_of_work import Writes
 from rural24.auth import PUBLIC, Authenticator, current_actor, current_user, requires_admin
 from rural24.dependencies import Commands
 from rural24.openapi import CACHE_CONTROL, documented
@@ -62,6 +69,14 @@ class AccountsPorts:
     reads: Reads
     authenticator: Authenticator
     limits: Limits
+    writes: Writes
+    """For the work a route does after answering (``rural24.accounts.lifecycle``)."""
+    tokens: AccountTokens
+
+
+class PasswordConfirmation(CamelStruct, forbid_unknown_fields=True):
+    password: Annotated[Line, Meta(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+    """Checked, not set: any length the hasher accepts (a wrong one is a 403)."""
 
 
 class AuthResult(CamelStruct):
@@ -96,7 +111,8 @@ class AuthController(Controller):
         **documented("register", "public", body=True, errors=(409,), headers=(CACHE_CONTROL,)),
         description="201 with a session token; 409 when the email is taken; 422 when a rule fails "
         "(password under 10 characters, unknown province, fields that cannot be set such as `role`). "
-        "A welcome email is sent in the background.",
+        "A welcome email, sent in the background, carries the link that verifies the address "
+        "(`POST /api/auth/verify-email`).",
     )
     async def register(
         self,
@@ -105,7 +121,8 @@ class AuthController(Controller):
         accounts: NamedDependency[AccountsPorts],
     ) -> Response[AuthResult]:
         # Nobody is logged in yet: the system opens the account on the caller's behalf.
-        user = await commands.handle(register_user, Command(Actor.system(), data))
+        registration = Registration(account=data, token=accounts.tokens.mint())
+        user = await commands.handle(register_user, Command(Actor.system(), registration))
         return Response(await _issue(accounts.authenticator, user), status_code=HTTP_201_CREATED, headers=HEADERS)
 
     @post(
@@ -178,7 +195,8 @@ class MeController(Controller):
         "/",
         summary="Change own profile",
         **documented("updateMe", "user", body=True, headers=(CACHE_CONTROL,)),
-        description="`name`, `phone`, `province` only. `role` and `email` cannot be changed here (422).",
+        description="`name`, `phone`, `province` only. `role` cannot be changed (422); `email` changes through "
+        "`POST /api/me/email` (a confirmation link to the new address).",
     )
     async def update_me(
         self,
@@ -192,6 +210,29 @@ class MeController(Controller):
         profile = await get_profile(GetProfile(user_id=actor.user_id), accounts.reads.at(PRIMARY))
         assert profile is not None
         return Response(profile, headers=HEADERS)
+
+    @delete(
+        "/",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete own account",
+        **documented("deleteMe", "user", body=True, errors=(403,), headers=(CACHE_CONTROL,)),
+        description="With the password (403 when wrong). At once: the user's ads leave search and detail and are "
+        "deleted (their images by a background job), favorites, saved searches and reports go, every token of "
+        "the user stops working on every instance, and name, email and phone are erased. Messages already sent "
+        "stay readable to the other participant, with the author shown as `usuario eliminado`. The email can "
+        "register again. Cannot be undone.",
+    )
+    async def delete_me(
+        self,
+        data: JSONBody[PasswordConfirmation],
+        request: Request[Any, Any, Any],
+        commands: NamedDependency[Commands],
+    ) -> Response[None]:
+        actor = current_user(request).actor
+        payload = DeleteAccount(user_id=actor.user_id, password=data.password)
+        await commands.handle(delete_account, Command(actor, payload))
+        logger.info("account %s deleted by its owner", actor.user_id)
+        return Response(None, status_code=HTTP_204_NO_CONTENT, headers=HEADERS)
 
 
 class UsersController(Controller):
@@ -229,3 +270,18 @@ class AdminUsersController(Controller):
     ) -> None:
         await commands.handle(block_user, Command(current_actor(request), BlockUser(user_id=id)))
         logger.info("user %s blocked", id)
+
+    @delete(
+        "/{id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete a user's account",
+        **documented("deleteUser", "admin", errors=(404,)),
+        description="What `DELETE /api/me` does, without the password: ads, favorites, saved searches, reports "
+        "and personal data go, every session ends; messages stay with a neutral author. 404 for an unknown or "
+        "already deleted user.",
+    )
+    async def delete(
+        self, id: FromPath[UUID], request: Request[Any, Any, Any], commands: NamedDependency[Commands]
+    ) -> None:
+        await commands.handle(delete_account, Command(current_actor(request), DeleteAccount(user_id=id, password=None)))
+        logger.info("user %s deleted by an admin", id)

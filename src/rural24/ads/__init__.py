@@ -14,7 +14,7 @@ from rural24.ads.http import (
     MyAdsController,
     SavedSearchesController,
 )
-from rural24.ads.image_jobs import process_ad_image
+from rural24.ads.image_jobs import process_ad_image, purge_media
 from rural24.ads.images import images_controller, media_files_router
 from rural24.ads.jobs import alert_saved_searches, daily_saved_search_alerts, expire_ads_job
 from rural24.contexts import ContextPlugin, Scheduled, provide
@@ -44,7 +44,7 @@ def ads_plugin(services: Services) -> ContextPlugin:
         name="ads",
         route_handlers=route_handlers,
         dependencies={"ads": provide(ports)},
-        jobs=[alert_saved_searches, daily_saved_search_alerts, process_ad_image, expire_ads_job],
+        jobs=[alert_saved_searches, daily_saved_search_alerts, process_ad_image, expire_ads_job, purge_media],
         schedules=[
             Scheduled(expire_ads_job, "*/10 * * * *", timeout=300),
             # 08:00 in Argentina (UTC-3)

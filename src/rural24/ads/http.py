@@ -85,6 +85,7 @@ from domain.shared.unit_of_work import SEARCH, Command, ad_key
 from infrastructure.idempotency import IdempotencyStore
 from infrastructure.media import MediaStorage
 from infrastructure.settings import Settings
+from rural24.accounts.gate import requires_verified_email
 from rural24.auth import AUTH_OPTIONAL, current_actor, current_user, optional_user, requires_admin
 from rural24.dependencies import Commands
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
@@ -210,13 +211,17 @@ class AdsController(Controller):
         "/",
         status_code=HTTP_201_CREATED,
         summary="Publish an ad",
-        **documented("publishAd", "user", body=True, errors=(409,), headers=(LOCATION, ETAG, CACHE_CONTROL, REPLAYED)),
+        guards=[requires_verified_email],
+        **documented(
+            "publishAd", "user", body=True, errors=(403, 409), headers=(LOCATION, ETAG, CACHE_CONTROL, REPLAYED)
+        ),
         description=(
             "The owner is the caller. `status`, `isFeatured`, owner and timestamps cannot be set (422). "
             "The ad expires after `AD_TTL_DAYS` (30). Prices are decimal strings in `currency`. "
             "`Idempotency-Key`: a retry with the same key and body returns the first response "
             "(`Idempotent-Replayed: true`) and creates nothing; same key, other body → 422; "
-            "while the first is still running → 409. Keys are kept 24 h, per user."
+            "while the first is still running → 409. Keys are kept 24 h, per user. "
+            "With `REQUIRE_EMAIL_VERIFICATION`, 403 until the user has verified their email."
         ),
     )
     async def publish(

@@ -45,7 +45,7 @@ from domain.ads.images import (
     size_key,
 )
 from domain.shared.unit_of_work import Actor, Command
-from infrastructure.media import MediaNotFound, MediaStorage
+from infrastructure.media import InvalidMediaKey, MediaNotFound, MediaStorage
 from infrastructure.unit_of_work import Writes
 from rural24.contexts import JobContext
 from rural24.reading import PRIMARY
@@ -207,3 +207,19 @@ async def _finish(
 ) -> str:
     """``ready`` (with ``sizes``) or ``failed`` (with ``error``): see ``finish_image``."""
     return await writes.run(finish_image, Command(Actor.system(), FinishImage(image_id, sizes=sizes, error=error)))
+
+
+async def purge_media(ctx: JobContext, *, keys: str) -> int:
+    """Delete media files whose rows are gone (a deleted account's ad images); ``keys`` are
+    newline-separated. Idempotent: a missing file is not an error, so a retry finishes the rest.
+    Returns how many keys were handled."""
+    services = ctx["services"]
+    done = 0
+    for key in filter(None, keys.split("\n")):
+        try:
+            await services.media.delete(key)
+        except InvalidMediaKey:
+            logger.warning("purge_media: refused a key that is not a media key")
+            continue
+        done += 1
+    return done

@@ -32,6 +32,7 @@ from domain.shared.fields import CURSOR_PATTERN
 from domain.shared.structs import CamelStruct
 from domain.shared.unit_of_work import Command
 from infrastructure.idempotency import IdempotencyStore
+from rural24.accounts.gate import requires_verified_email
 from rural24.auth import Authenticator, current_actor, current_user
 from rural24.dependencies import Commands
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
@@ -68,7 +69,8 @@ class MessagesController(Controller):
         "/send",
         status_code=HTTP_201_CREATED,
         summary="Send a message",
-        **documented("sendMessage", "user", body=True, errors=(404, 409), headers=(CACHE_CONTROL, REPLAYED)),
+        guards=[requires_verified_email],
+        **documented("sendMessage", "user", body=True, errors=(403, 404, 409), headers=(CACHE_CONTROL, REPLAYED)),
         description=(
             "The sender is the caller. Goes to the conversation of the two users about `adId` (or about "
             "no ad), created by the first message. `content` is trimmed, then must have 1 to 2000 "
@@ -79,7 +81,8 @@ class MessagesController(Controller):
             "retry with the same key and body returns the first response (`Idempotent-Replayed: true`) "
             "and sends nothing; same key, other body → 422; while the first runs → 409. The recipient "
             'is notified on `WS /api/ws/notifications` with `{type: "message.new", messageId, '
-            "conversationId, from: {id, name}, preview}` (preview ≤ 50 characters)."
+            "conversationId, from: {id, name}, preview}` (preview ≤ 50 characters). With "
+            "`REQUIRE_EMAIL_VERIFICATION`, 403 until the sender has verified their email."
         ),
     )
     async def send(
