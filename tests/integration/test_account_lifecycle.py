@@ -213,7 +213,9 @@ async def test_resend_verification_replaces_the_link_and_never_tells_who_exists(
 # -- password reset ------------------------------------------------------------------------------
 
 
-async def test_password_reset_sets_the_password_once_and_ends_every_session(api: Client) -> None:
+async def test_password_reset_sets_the_password_once_and_ends_every_session(
+    api: Client, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     registered = await register(api)
     email = registered["user"]["email"]
     phone, laptop = registered["token"], await token_of(api, email)
@@ -242,6 +244,10 @@ async def test_password_reset_sets_the_password_once_and_ends_every_session(api:
     again = await api.post("/api/auth/reset-password", json={"token": token, "password": PASSWORD})
     assert_problem(again, 410)
     assert (await inbox(api, email))[-1].subject == "Tu contraseña de Rural24 cambió"
+    # no log line carried the token, neither while it was mailed nor when it was used
+    captured = capsys.readouterr()
+    assert caplog.records
+    assert token not in caplog.text + captured.out + captured.err
 
 
 async def test_an_expired_or_replaced_reset_link_is_410(api: Client) -> None:
