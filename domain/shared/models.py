@@ -66,9 +66,7 @@ class EmailDelivery(UUIDv7AuditBase):
     body: Mapped[str] = mapped_column(String(20000))
     html_body: Mapped[str | None] = mapped_column(String(60000), default=None)
     """The HTML part, when the email has one (the plain ``body`` is always there)."""
-    token_id: Mapped[UUID | None] = mapped_column(
-        ForeignKey("account_tokens.id", ondelete="CASCADE"), default=None
-    )
+    token_id: Mapped[UUID | None] = mapped_column(ForeignKey("account_tokens.id", ondelete="CASCADE"), default=None)
     """The account token whose link the email carries: filled in only when sending (the token is
     never stored); a token that is deleted takes its unsent email along."""
     mentions: Mapped[list[UUID] | None] = mapped_column(ARRAY(PG_UUID(as_uuid=True)), default=None)

@@ -50,6 +50,9 @@ def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfi
             # 503 (``rural24.errors``) as soon as a refused one does, like the read side's pools.
             connect_args={"timeout": min(settings.pool_timeout, 10.0)},
             echo=settings.echo,
+            # statement values (emails, password hashes, message text) never reach an error's
+            # text, and so never a log line or a CLI error
+            hide_parameters=True,
         ),
         session_config=AsyncSessionConfig(expire_on_commit=False),
         alembic_config=_alembic_config(),

@@ -8,6 +8,7 @@ a cache hit rate under 50 % means the cache is not doing its job.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -50,6 +51,8 @@ class Sample:
 
 
 def parse_metrics(text: str, prefix: str, at: float) -> Sample:
+    # ``APP_NAME`` is the metrics' prefix; the exposition writes what a name cannot hold (``-``) as ``_``
+    prefix = re.sub(r"[^A-Za-z0-9_:]", "_", prefix)
     requests = hits = misses = rejections = in_use = size = 0.0
     lag = depth = None
     buckets: dict[float, float] = {}

@@ -40,3 +40,9 @@ def test_advice_follows_the_original_thresholds() -> None:
     assert "stage 3" in advise(2, _seen(rps=250))[0]
     assert any("cache hit rate" in line for line in advise(2, _seen(cache_hit_rate=0.3)))
     assert any("pool" in line for line in advise(3, _seen(pool_busy=0.95)))
+
+
+def test_an_app_name_with_a_dash_reads_its_exposed_metric_names() -> None:
+    """``APP_NAME=rural24-prod`` is exposed as ``rural24_prod_requests_total``."""
+    scrape = SCRAPE.format(requests=7, fast=7, hits=0, misses=0).replace("rural24_requests", "rural24_prod_requests")
+    assert parse_metrics(scrape, "rural24-prod", at=0.0).requests == 7
