@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from saq import Queue
+import structlog
+from saq import Job, Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain.shared.emails import MAX_ATTEMPTS
@@ -76,7 +77,23 @@ def queue_url(settings: Settings, primary_url: str) -> str:
 
 
 def build_queue(settings: Settings, primary_url: str, **kwargs: Any) -> Queue:
-    return Queue.from_url(queue_url(settings, primary_url), name=QUEUE_NAME, **kwargs)
+    queue = Queue.from_url(queue_url(settings, primary_url), name=QUEUE_NAME, **kwargs)
+    queue.register_before_enqueue(_carry_request_id)
+    return queue
+
+
+REQUEST_ID_META = "request_id"
+"""The key of a job's ``meta`` (stored with the job) that carries the id of the request that
+queued it; the worker binds it into the log context of the job's lines (``rural24.worker``)."""
+
+
+async def _carry_request_id(job: Job) -> None:
+    """SAQ's ``before_enqueue``, on every enqueue of this process: the log context's
+    ``request_id`` (bound for each request, and for each job the worker runs) into the job's
+    meta. A job the outbox relay or a schedule queues has none."""
+    request_id = structlog.contextvars.get_contextvars().get(REQUEST_ID_META)
+    if isinstance(request_id, str):
+        job.meta[REQUEST_ID_META] = request_id
 
 
 async def enqueue_recorded(queue: Queue, job: RecordedJob) -> None:
