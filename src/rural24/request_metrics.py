@@ -12,6 +12,9 @@ The same metrics, names and labels as ``litestar.plugins.prometheus.PrometheusMi
   of five ``labels()`` look-ups per request (a measurable share of a cached search).
 
 Configs with extra labels or exemplars, and WebSockets, take the stock path.
+
+:class:`InstanceMetricsController` serves them: with several granian workers one scrape sums
+every worker's figures (``infrastructure.metrics.exposition``).
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from litestar import get
 from litestar.enums import ScopeType
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController, PrometheusMiddleware
+from litestar.response import Response
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from infrastructure.metrics import exposition
 
 
 class RequestMetricsMiddleware(PrometheusMiddleware):
@@ -89,3 +96,14 @@ class RequestMetricsMiddleware(PrometheusMiddleware):
                 errors.inc()
             count.inc()
             duration.observe((sent["ended"] or time.perf_counter()) - started)
+
+
+class InstanceMetricsController(PrometheusController):
+    """Litestar's Prometheus controller, for the whole instance: its multiprocess registry holds
+    only the per-process files, so the figures read at scrape time (pools, replica lag) would be
+    missing; ``exposition`` adds them (every process's, with their ``pid``)."""
+
+    @get()
+    async def get(self) -> Response[bytes]:
+        body, content_type = exposition(openmetrics=self.openmetrics_format)
+        return Response(body, status_code=200, headers={"Content-Type": content_type})
