@@ -78,7 +78,8 @@ COPY --from=builder /app/.venv /app/.venv
 # alembic.ini: the Alembic configuration lives in infrastructure/database/primary.py.
 COPY migrations/ /app/migrations/
 
-# MEDIA_STORAGE_URL defaults to file://./media: the one folder the app writes to.
+# The one folder the app may write to: production wants an s3:// MEDIA_STORAGE_URL and accepts the
+# default file://./media only with ALLOW_LOCAL_MEDIA=true (a single container with a volume here).
 RUN mkdir -p /app/media && chown rural24:rural24 /app/media
 
 ENV PATH=/app/.venv/bin:$PATH \

@@ -194,6 +194,10 @@ def start_api(name: str, database_url: str, log_dir: Path, pool_size: int, redis
         "RATE_LIMIT_API": UNLIMITED,
         "RATE_LIMIT_SEARCH": UNLIMITED,
         "MEDIA_STORAGE_URL": f"file://{log_dir / 'media'}",
+        # production refuses these development stand-ins unless told; the benchmark sends no email
+        "ALLOW_LOCAL_MEDIA": "true",
+        "ALLOW_CONSOLE_EMAIL": "true",
+        "FRONTEND_URL": "http://127.0.0.1:3000",
     }
     if redis is not None:
         extra |= {"REDIS_ENABLED": "true", "REDIS_URL": redis[0], "APP_NAME": redis[1]}

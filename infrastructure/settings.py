@@ -4,17 +4,25 @@ One small frozen Struct per concern, plain values only: the adapters and library
 from them in one place, ``rural24.services.build_services``. A malformed value names its variable
 in one line (``SettingsError``). Every variable is optional in development; production refuses to
 start without ``DATABASE_URL`` and a real ``JWT_SECRET`` (no fallback secret: several workers
-signing with different random keys would reject each other's tokens).
+signing with different random keys would reject each other's tokens), and refuses the development
+stand-ins for email (``console://``) and media (a local folder) unless told they are meant.
+
+Without ``JWT_SECRET``, a development box signs with a random key generated once and kept next to
+the embedded database's data (``.data/jwt-secret``, mode 0600): restarts keep sessions, and no key
+lives in the source.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar, cast
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
@@ -30,12 +38,15 @@ __all__ = (
     "SessionSettings",
     "Settings",
     "SettingsError",
+    "development_jwt_secret",
     "get_settings",
     "load_settings",
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_SECRET_LENGTH = 32
+DEVELOPMENT_KEY_FILE = "jwt-secret"
+"""The development signing key's file, in the folder that holds ``EMBEDDED_PG_DIR``."""
 
 AppEnv = Literal["development", "production", "test"]
 SessionStrategy = Literal["jwt", "redis"]
@@ -74,6 +85,8 @@ class AppSettings(msgspec.Struct, frozen=True):
     """``METRICS_TOKEN``: when set, ``/metrics`` and ``/api/metrics`` need ``Authorization: Bearer <it>``."""
     require_email_verification: bool = False
     """``REQUIRE_EMAIL_VERIFICATION``: unverified users may browse and log in, not publish or message."""
+    otlp_endpoint: str | None = None
+    """``OTEL_EXPORTER_OTLP_ENDPOINT``: traces go there by OTLP/HTTP (``rural24.tracing``); unset, no tracing."""
 
     @property
     def frontend_base(self) -> str:
@@ -114,6 +127,8 @@ class SessionSettings(msgspec.Struct, frozen=True):
     """Seconds a session (token) lives."""
     jwt_secret: str
     jwt_secret_is_ephemeral: bool
+    """A random key of this process only (``APP_ENV=test`` without ``JWT_SECRET``): its tokens die
+    with it and no other process accepts them."""
 
 
 class RateLimitSettings(msgspec.Struct, frozen=True):
@@ -139,6 +154,8 @@ class ServerSettings(msgspec.Struct, frozen=True):
     workers: int
     max_json_body: int
     max_upload_body: int
+    worker_metrics_port: int = 0
+    """``WORKER_METRICS_PORT``: where ``rural24 worker`` answers ``GET /metrics`` (0: it does not)."""
 
 
 class QueueSettings(msgspec.Struct, frozen=True):
@@ -170,18 +187,24 @@ KNOWN_VARIABLES: dict[str, str] = {
     "DB_REPLICA_MAX_LAG": "seconds of replica lag before reads fall back to the primary (5)",
     "DB_ECHO": "log every SQL statement (false)",
     "EMBEDDED_PG_DIR": "data folder of the embedded PostgreSQL (.data/postgres)",
-    "JWT_SECRET": "HS256 signing key, at least 32 characters; required in production",
+    "JWT_SECRET": (
+        "HS256 signing key, at least 32 characters; required in production "
+        "(development: a random key kept in .data/jwt-secret)"
+    ),
     "SESSION_STRATEGY": "jwt (default) or redis",
     "SESSION_TTL": "session lifetime (7d)",
     "REDIS_ENABLED": "move stores, rate limits, sessions, pub/sub and jobs to Redis (false)",
     "REDIS_URL": "Redis URL (redis://127.0.0.1:6379/0)",
     "QUEUE_URL": "SAQ queue URL; unset = Redis when enabled, else the primary database",
-    "FRONTEND_URL": "allowed CORS origins, comma-separated; the first is where account emails link (required in production)",
+    "FRONTEND_URL": (
+        "allowed CORS origins, comma-separated; the first is where account emails link (required in production)"
+    ),
     "API_DOCS": "the API reference UI at /schema: on or off (on, except off when APP_ENV=production)",
     "METRICS_TOKEN": "when set, /metrics and /api/metrics need `Authorization: Bearer <token>` (unset: open)",
     "HOST": "address the server binds (127.0.0.1; 0.0.0.0 when APP_ENV=production)",
     "PORT": "HTTP port (8000)",
     "WEB_CONCURRENCY": "granian worker processes (1)",
+    "WORKER_METRICS_PORT": "port of the worker's own GET /metrics, bound to HOST (9108 in production, else 0: off)",
     "TRUSTED_PROXY_HOPS": "proxies in front of the app whose X-Forwarded-For is trusted (0; Render: 1)",
     "RATE_LIMIT_API": "requests per IP on the whole API (120/minute)",
     "RATE_LIMIT_SEARCH": "searches per IP (60/minute)",
@@ -194,10 +217,18 @@ KNOWN_VARIABLES: dict[str, str] = {
     "CACHE_TTL_SEARCH": "search results cache lifetime (5m)",
     "CACHE_TTL_AD": "ad detail cache lifetime (5m)",
     "AD_TTL_DAYS": "days an ad stays published before it expires (30)",
-    "EMAIL_URL": "smtp://user:pass@host:port or console:// (default)",
-    "MEDIA_STORAGE_URL": "where images go: file://<folder> (file://./media, default) or s3://bucket/prefix",
+    "EMAIL_URL": "smtp://user:pass@host:port, smtps://… or console:// (default; refused in production)",
+    "ALLOW_CONSOLE_EMAIL": "production accepts EMAIL_URL=console:// (emails only logged, never sent) (false)",
+    "MEDIA_STORAGE_URL": "where images go: file://<folder> (file://./media, default; refused in production) or s3://bucket/prefix",
+    "ALLOW_LOCAL_MEDIA": "production accepts a file:// MEDIA_STORAGE_URL (one machine, a persistent disk) (false)",
+    "AWS_ACCESS_KEY_ID": "S3 media: access key id (read by obstore; unset = its other credential sources)",
+    "AWS_SECRET_ACCESS_KEY": "S3 media: secret access key, with AWS_ACCESS_KEY_ID",
+    "AWS_REGION": "S3 media: the bucket's region (us-east-1; or ?region= in MEDIA_STORAGE_URL)",
     "MAX_JSON_BODY": "largest JSON request body in bytes (65536)",
     "MAX_UPLOAD_BODY": "largest upload in bytes (10485760)",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "OTLP/HTTP base URL traces are sent to (/v1/traces appended); unset = no tracing",
+    "OTEL_EXPORTER_OTLP_HEADERS": "headers of every OTLP export, k=v,k2=v2 (read by the OpenTelemetry SDK)",
+    "OTEL_SERVICE_NAME": "service name of the traces (APP_NAME; read by the OpenTelemetry SDK)",
 }
 
 _T = TypeVar("_T")
@@ -206,6 +237,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day|s|m|h|d|sec|min)\s*$")
 _RATE_UNITS = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "h": "hour", "d": "day"}
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.%\w]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")
 
 
 class _Env:
@@ -233,14 +265,15 @@ class _Env:
     def text(self, name: str, default: str) -> str:
         return self.raw(name) or default
 
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         def parse(value: str) -> int:
             number = int(value)
-            if number < minimum:
+            if number < minimum or (maximum is not None and number > maximum):
                 raise ValueError
             return number
 
-        return self._parse(name, default, parse, f"an integer >= {minimum}")
+        expected = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
+        return self._parse(name, default, parse, expected)
 
     def number(self, name: str, default: float) -> float:
         def parse(value: str) -> float:
@@ -294,7 +327,9 @@ class _Env:
 
         return self._parse(name, default, parse, " or ".join(choices))
 
-    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+    def url(self, name: str, schemes: tuple[str, ...], *, host: tuple[str, ...] = ()) -> str | None:
+        """A URL with one of ``schemes``, and a host when its scheme is one of ``host``. The message
+        never repeats the value: URLs carry passwords."""
         value = self.raw(name)
         if value is None:
             return None
@@ -302,7 +337,82 @@ class _Env:
         if scheme not in schemes:
             msg = f"{name} is not valid: expected a URL starting with {' or '.join(s + '://' for s in schemes)}"
             raise SettingsError(msg)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
+        except ValueError:
+            msg = f"{name} is not valid: its host or port cannot be read"
+            raise SettingsError(msg) from None
+        if scheme in host and not parts.hostname:
+            msg = f"{name} is not valid: {scheme}:// needs a host, e.g. {scheme}://host:port"
+            raise SettingsError(msg)
         return value
+
+    def host(self, name: str, default: str) -> str:
+        def parse(value: str) -> str:
+            if not _HOST.match(value):
+                raise ValueError
+            return value
+
+        return self._parse(name, default, parse, "an IP address or host name such as 127.0.0.1 or 0.0.0.0")
+
+
+def _media_storage_url(env: _Env) -> str:
+    """``MEDIA_STORAGE_URL``: ``file://<folder>`` or ``s3://<bucket>[/<prefix>][?endpoint=…&region=…&public_url=…]``
+    (parsed for real by ``infrastructure.media.build_media_storage``; refused here, at start-up)."""
+    url = env.url("MEDIA_STORAGE_URL", ("file", "s3")) or "file://./media"
+    scheme, _, rest = url.partition("://")
+    location, _, query = rest.partition("?")
+    if not location.strip("/"):
+        local = scheme.lower() == "file"
+        example = (
+            "a folder, e.g. file://./media or file:///srv/media" if local else "a bucket, e.g. s3://rural24-media/ads"
+        )
+        msg = f"MEDIA_STORAGE_URL is not valid: {scheme}:// needs {example}"
+        raise SettingsError(msg)
+    for option, values in parse_qs(query).items():
+        if option in {"endpoint", "public_url"} and not all(
+            v.startswith(("http://", "https://")) and urlsplit(v).hostname for v in values
+        ):
+            msg = f"MEDIA_STORAGE_URL is not valid: {option} must be an http:// or https:// URL"
+            raise SettingsError(msg)
+    if scheme.lower() == "s3" and (env.raw("AWS_ACCESS_KEY_ID") is None) != (env.raw("AWS_SECRET_ACCESS_KEY") is None):
+        msg = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both for s3:// media (or neither)"
+        raise SettingsError(msg)
+    return url
+
+
+def development_jwt_secret(folder: Path) -> str:
+    """The signing key of a development box: random, generated on the first start and kept in
+    ``folder/jwt-secret`` (mode 0600, next to the embedded database's data), so restarts and the
+    other local processes (worker, CLI) accept the same tokens, and no key is in the source.
+
+    Several processes starting at once agree: each writes a candidate file and hard-links it into
+    place; the first link wins and everyone reads that one."""
+    path = folder / DEVELOPMENT_KEY_FILE
+    try:
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            candidate = folder / f".{DEVELOPMENT_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(descriptor, "w", encoding="ascii") as file:
+                    file.write(secrets.token_urlsafe(48) + "\n")
+                    file.flush()
+                    os.fsync(file.fileno())
+                with contextlib.suppress(FileExistsError):
+                    os.link(candidate, path)
+            finally:
+                candidate.unlink(missing_ok=True)
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        msg = f"JWT_SECRET is unset and the development key {path} cannot be kept ({reason}): set JWT_SECRET"
+        raise SettingsError(msg) from None
+    if len(key) < MIN_SECRET_LENGTH:
+        msg = f"JWT_SECRET is unset and the development key {path} is too short: delete the file to get a new one"
+        raise SettingsError(msg)
+    return key
 
 
 _PG_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg")
@@ -315,6 +425,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     production = app_env == "production"
 
     database_url = env.url("DATABASE_URL", _PG_SCHEMES)
+    embedded_dir = Path(env.text("EMBEDDED_PG_DIR", str(PROJECT_ROOT / ".data" / "postgres"))).resolve()
     if production and database_url is None:
         msg = "DATABASE_URL is required when APP_ENV=production"
         raise SettingsError(msg)
@@ -326,13 +437,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if secret is None and production:
         msg = "JWT_SECRET is required when APP_ENV=production"
         raise SettingsError(msg)
-    ephemeral = secret is None
+    ephemeral = secret is None and app_env == "test"
     if secret is None:
-        # Development only: a fixed, clearly-marked key so that several local workers agree.
-        secret = "development-only-secret-never-use-in-production!"  # noqa: S105 - refused in production above
+        # test: this process only (tests that share tokens across processes set JWT_SECRET);
+        # development: one key per data folder, kept across restarts (refused in production above)
+        secret = secrets.token_urlsafe(48) if ephemeral else development_jwt_secret(embedded_dir.parent)
 
     redis_enabled = env.flag("REDIS_ENABLED", False)
-    redis_url = env.url("REDIS_URL", ("redis", "rediss", "unix")) or "redis://127.0.0.1:6379/0"
+    redis_url = (
+        env.url("REDIS_URL", ("redis", "rediss", "unix"), host=("redis", "rediss")) or "redis://127.0.0.1:6379/0"
+    )
     if production and redis_enabled and env.raw("REDIS_URL") is None:
         msg = "REDIS_URL is required when REDIS_ENABLED=true and APP_ENV=production"
         raise SettingsError(msg)
@@ -351,11 +465,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         origin.strip().rstrip("/") for origin in (env.raw("FRONTEND_URL") or "").split(",") if origin.strip()
     )
     for origin in frontend:
-        if not origin.startswith(("http://", "https://")):
+        if not origin.startswith(("http://", "https://")) or not urlsplit(origin).hostname:
             msg = f"FRONTEND_URL is not valid: {origin!r} is not an http:// or https:// origin"
             raise SettingsError(msg)
     if production and not frontend:
         msg = "FRONTEND_URL is required when APP_ENV=production (CORS, and the links in account emails)"
+        raise SettingsError(msg)
+
+    email_url = env.url("EMAIL_URL", ("smtp", "smtps", "console"), host=("smtp", "smtps")) or "console://"
+    allow_console_email = env.flag("ALLOW_CONSOLE_EMAIL", False)
+    if production and email_url.lower().startswith("console:") and not allow_console_email:
+        msg = (
+            "EMAIL_URL must be smtp:// or smtps:// when APP_ENV=production (console:// only logs the emails; "
+            "ALLOW_CONSOLE_EMAIL=true accepts that)"
+        )
+        raise SettingsError(msg)
+    media_storage_url = _media_storage_url(env)
+    allow_local_media = env.flag("ALLOW_LOCAL_MEDIA", False)
+    if production and media_storage_url.lower().startswith("file:") and not allow_local_media:
+        msg = (
+            "MEDIA_STORAGE_URL must be s3:// when APP_ENV=production (a local folder is neither shared with the "
+            "worker nor kept across deploys; ALLOW_LOCAL_MEDIA=true accepts that)"
+        )
         raise SettingsError(msg)
 
     return Settings(
@@ -366,11 +497,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             frontend_urls=frontend,
             trusted_proxy_hops=env.integer("TRUSTED_PROXY_HOPS", 0),
             ad_ttl_days=env.integer("AD_TTL_DAYS", 30, minimum=1),
-            email_url=env.url("EMAIL_URL", ("smtp", "smtps", "console")) or "console://",
-            media_storage_url=env.text("MEDIA_STORAGE_URL", "file://./media"),
+            email_url=email_url,
+            media_storage_url=media_storage_url,
             api_docs=env.choice("API_DOCS", "off" if production else "on", ("on", "off")) == "on",
             metrics_token=env.raw("METRICS_TOKEN"),
             require_email_verification=env.flag("REQUIRE_EMAIL_VERIFICATION", production),
+            otlp_endpoint=env.url("OTEL_EXPORTER_OTLP_ENDPOINT", ("http", "https"), host=("http", "https")),
         ),
         db=DatabaseSettings(
             url=database_url,
@@ -378,7 +510,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             pool_size=env.integer("DB_POOL_SIZE", 10, minimum=1),
             pool_timeout=env.number("DB_POOL_TIMEOUT", 30.0),
             replica_max_lag=env.number("DB_REPLICA_MAX_LAG", 5.0),
-            embedded_dir=Path(env.text("EMBEDDED_PG_DIR", str(PROJECT_ROOT / ".data" / "postgres"))).resolve(),
+            embedded_dir=embedded_dir,
             echo=env.flag("DB_ECHO", False),
         ),
         redis=RedisSettings(enabled=redis_enabled, url=redis_url),
@@ -403,13 +535,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         server=ServerSettings(
             # production (a container) listens on every interface; a development box only on itself
-            host=env.text("HOST", "0.0.0.0" if production else "127.0.0.1"),  # noqa: S104
-            port=env.integer("PORT", 8000, minimum=1),
+            host=env.host("HOST", "0.0.0.0" if production else "127.0.0.1"),  # noqa: S104
+            port=env.integer("PORT", 8000, minimum=1, maximum=65535),
             workers=workers,
             max_json_body=env.integer("MAX_JSON_BODY", 64 * 1024, minimum=1024),
             max_upload_body=env.integer("MAX_UPLOAD_BODY", 10 * 1024 * 1024, minimum=1024),
+            worker_metrics_port=env.integer("WORKER_METRICS_PORT", 9108 if production else 0, maximum=65535),
         ),
-        queue=QueueSettings(url=env.url("QUEUE_URL", (*_PG_SCHEMES, "redis", "rediss"))),
+        queue=QueueSettings(url=env.url("QUEUE_URL", (*_PG_SCHEMES, "redis", "rediss"), host=("redis", "rediss"))),
     )
 
 

@@ -16,6 +16,7 @@ from rural24.contexts import ContextPlugin
 from rural24.emails import emails_plugin
 from rural24.messaging import messaging_plugin
 from rural24.plugin import InfrastructurePlugin
+from rural24.queues import queues_plugin
 from rural24.services import Services, build_services
 
 
@@ -27,6 +28,7 @@ def context_plugins(services: Services) -> list[ContextPlugin]:
         ads_plugin(services),
         messaging_plugin(services),
         emails_plugin(services),
+        queues_plugin(services),  # the queue dashboard (SAQ's web UI), admins only
     ]
 
 

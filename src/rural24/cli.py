@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import click
 from advanced_alchemy.cli import add_migration_commands, get_alchemy_group
@@ -16,12 +17,30 @@ from infrastructure.settings import Settings, SettingsError, get_settings
 from rural24 import __version__
 
 
-def _settings() -> Settings:
+def _settings(logs: Literal["stdout", "stderr"] = "stderr") -> Settings:
+    """The validated settings; a bad one ends the command in one line naming the variable (exit 2).
+
+    Logging is configured from them (``rural24.logs``: ``LOG_LEVEL``, JSON lines, readable text in
+    development) on ``logs``: stdout for the long-running ``serve`` and ``worker``, stderr for the
+    operator commands, whose stdout is their answer."""
+    context = click.get_current_context(silent=True)
     try:
-        return get_settings()
+        settings = get_settings()
     except SettingsError as exc:
-        click.echo(f"rural24: configuration error: {exc}", err=True)
+        command = context.command_path if context is not None else "rural24"
+        click.echo(f"{command}: configuration error: {exc}", err=True)
         sys.exit(2)
+    from rural24.logs import configure_logging
+
+    configure_logging(settings.app.log_level, pretty=_pretty_logs(settings), stream=logs)
+    if context is not None and context.find_root().params.get("debug"):
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.NOTSET)  # its plugins, announced
+    return settings
+
+
+def _pretty_logs(settings: Settings) -> bool:
+    """Readable text instead of JSON lines: in development only."""
+    return settings.app.env == "development"
 
 
 def _primary_url(settings: Settings) -> str:
@@ -32,11 +51,16 @@ def _primary_url(settings: Settings) -> str:
 
 class _OneLineErrors(click.Group):
     """A command that fails ends in one line on stderr and exit status 1, never a traceback
-    (``rural24 --debug <command>`` shows it). Click's own usage errors keep their exit status 2."""
+    (``rural24 --debug <command>`` shows it). A usage error (a bad option value, an unknown
+    command) is one line too, with Click's exit status 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            command = (exc.ctx or ctx).command_path
+            click.echo(f"{command}: {exc.format_message()} (see {command} --help)", err=True)
+            ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
@@ -56,36 +80,77 @@ def _one_line(exc: BaseException) -> str:
 @click.option("--debug", is_flag=True, help="Show the traceback of a failing command.")
 def main(debug: bool) -> None:
     """Rural24: the API of a classifieds marketplace for rural Argentina."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not debug:  # alembic announces its plugins on every command that builds a database config
-        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Logging is configured with the settings, by each command (_settings).
 
 
 @main.command()
-@click.option("--host", default=None, help="Address to bind (HOST, default 0.0.0.0).")
-@click.option("--port", type=int, default=None, help="Port (PORT, default 8000).")
-@click.option("--workers", type=int, default=None, help="Worker processes (WEB_CONCURRENCY, default 1).")
-def serve(host: str | None, port: int | None, workers: int | None) -> None:
+@click.option("--host", default=None, help="Address to bind (HOST; 127.0.0.1, or 0.0.0.0 in production).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (PORT, default 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (WEB_CONCURRENCY, 1).")
+@click.option("--reload", is_flag=True, help="Restart the workers when a source file changes (not in production).")
+@click.option(
+    "--reload-dir",
+    "reload_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also watch this folder (repeatable; implies --reload).",
+)
+def serve(host: str | None, port: int | None, workers: int | None, reload: bool, reload_dirs: tuple[Path, ...]) -> None:
     """Run the API under granian. In development, with no DATABASE_URL, first start the embedded
     PostgreSQL (data in .data/postgres), migrate it and load the reference data."""
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.log import LogLevels
 
-    settings = _settings()
+    from rural24.logs import logging_dictconfig
+
+    settings = _settings(logs="stdout")
+    reload = reload or bool(reload_dirs)
+    if reload and settings.app.is_production:
+        click.echo("rural24 serve: --reload is for development: refused when APP_ENV=production", err=True)
+        sys.exit(2)
+    from infrastructure.metrics_dir import prepare_multiprocess_dir, remove_multiprocess_dir
+
+    workers = workers or settings.server.workers
+    # Several workers add up their metrics in files of a private folder: it must be named before
+    # anything imports prometheus_client, since granian forks the workers from this process.
+    metrics_dir = prepare_multiprocess_dir(workers)
     url = _primary_url(settings)
     # Worker processes inherit the resolved URL: they join the running embedded server
     # instead of each starting (and stopping) their own.
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
-    Granian(
+    server = Granian(
         "rural24.app:create_app",
         factory=True,
         address=host or settings.server.host,
         port=port or settings.server.port,
-        workers=workers or settings.server.workers,
+        workers=workers,
         interface=Interfaces.ASGI,
-        log_access=settings.app.log_level == "DEBUG",
-    ).serve()
+        # granian's processes log through the same configuration; its access log stays off: the
+        # app writes one line a request with the route template and the request id (AccessLog)
+        log_level=LogLevels(settings.app.log_level.lower()),
+        log_dictconfig=logging_dictconfig(settings.app.log_level, pretty=_pretty_logs(settings), stream="stdout"),
+        log_access=False,
+        reload=reload,
+        reload_paths=[*_source_folders(), *reload_dirs] if reload else None,
+        reload_ignore_worker_failure=reload,  # a syntax error waits for the next save instead of stopping
+    )
+    try:
+        server.serve()
+    finally:
+        remove_multiprocess_dir(metrics_dir)
+
+
+def _source_folders() -> list[Path]:
+    """What ``serve --reload`` watches: the packages of this project (not the current folder,
+    which may hold the embedded database's data and the uploaded media)."""
+    import demo
+    import domain
+    import infrastructure
+    import rural24
+
+    return [Path(module.__file__).parent for module in (rural24, domain, infrastructure, demo) if module.__file__]
 
 
 @main.command()
@@ -95,7 +160,7 @@ def worker(concurrency: int) -> None:
     Redis when REDIS_ENABLED=true, else on the primary PostgreSQL (QUEUE_URL overrides)."""
     from rural24.worker import run_worker
 
-    asyncio.run(run_worker(_settings(), concurrency=concurrency))
+    asyncio.run(run_worker(_settings(logs="stdout"), concurrency=concurrency))
 
 
 @main.command()

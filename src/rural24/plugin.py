@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -26,7 +27,7 @@ from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.types import HTTPResponseStartEvent, Message, Scope
 
 from domain.shared.errors import DomainError
-from infrastructure.metrics import QUEUE_DEPTH, ReadSideCollector, register_collector
+from infrastructure.metrics import QUEUE_DEPTH, pool_collector, process_metrics
 from infrastructure.sessions import SessionStoreUnavailable
 from rural24 import __version__
 from rural24.dependencies import DEPENDENCIES
@@ -43,9 +44,10 @@ from rural24.health import HealthController
 from rural24.logs import structlog_config
 from rural24.openapi import COMPONENTS, close_struct_schemas
 from rural24.ratelimit import api_rate_limit_config
-from rural24.request_id import RequestIdMiddleware, echo_request_id
-from rural24.request_metrics import RequestMetricsMiddleware
+from rural24.request_id import AccessLog, RequestIdMiddleware, echo_request_id
+from rural24.request_metrics import InstanceMetricsController, RequestMetricsMiddleware
 from rural24.services import Services, running_services
+from rural24.tracing import install_tracing, tracing_middleware
 from rural24.validation import ApiRequest
 
 logger = logging.getLogger("rural24.app")
@@ -74,14 +76,14 @@ The API of Rural24, the classifieds marketplace for rural Argentina (machinery, 
 """
 
 
-class MetricsController(PrometheusController):
+class MetricsController(InstanceMetricsController):
     """Prometheus text at ``/metrics`` (the scrapers' convention)."""
 
     path = "/metrics"
     include_in_schema = False  # operational, not part of the API contract
 
 
-class ApiMetricsController(PrometheusController):
+class ApiMetricsController(InstanceMetricsController):
     """The same figures under the API's base path."""
 
     path = "/api/metrics"
@@ -127,15 +129,18 @@ class InfrastructurePlugin(InitPluginProtocol):
                 services.channels,  # pub/sub for WS /api/ws/notifications: memory, or Redis when enabled
                 StructlogPlugin(
                     StructlogConfig(
-                        # JSON lines that render any exception; 500s are logged by our own handler
-                        structlog_logging_config=structlog_config(settings.app.log_level),
-                        enable_middleware_logging=False,  # granian's access log covers requests, cheaper
+                        # rural24/logs.py: the one log configuration (JSON lines; readable text in development)
+                        structlog_logging_config=structlog_config(
+                            settings.app.log_level, pretty=settings.app.env == "development"
+                        ),
+                        enable_middleware_logging=False,  # the access line is ours: AccessLog, below
                     )
                 ),
             ]
         )
         close_struct_schemas(app_config.plugins)  # request bodies: `additionalProperties: false`
-        app_config.before_send.append(_response_start)  # on every response, unrouted 404s included
+        # on every response, unrouted 404s included: the request id and the access line
+        app_config.before_send.append(functools.partial(_response_start, AccessLog(settings.app.trusted_proxy_hops)))
         prometheus = PrometheusConfig(
             app_name=settings.app.name,
             prefix=settings.app.name,
@@ -143,6 +148,8 @@ class InfrastructurePlugin(InitPluginProtocol):
             middleware_class=RequestMetricsMiddleware,  # counts refusals with their status (request_metrics.py)
         )
         app_config.middleware.append(prometheus.middleware)
+        if install_tracing(services):  # OTEL_EXPORTER_OTLP_ENDPOINT set; unset: no SDK, no middleware, no cost
+            app_config.middleware.append(tracing_middleware())  # Litestar makes it the outermost layer
         # The global per-address limit: Litestar's RateLimitConfig with our atomic middleware class
         # (rural24/ratelimit.py: the stock one is not atomic across processes).
         limits = api_rate_limit_config(
@@ -200,13 +207,14 @@ def _cors(origins: Sequence[str]) -> CORSConfig:
     )
 
 
-async def _response_start(message: Message, scope: Scope) -> None:
+async def _response_start(access_log: AccessLog, message: Message, scope: Scope) -> None:
     """The app's one ``before_send`` hook. Litestar awaits every hook for every message of every
     response, so there is one, and it returns at once for body messages (a second hook cost ~4 µs a
     request on the cached search)."""
     if message["type"] != "http.response.start":
         return
     echo_request_id(message, scope)
+    access_log(message, scope)
     if scope.get("method") == "OPTIONS":
         _complete_allow(message, scope)
 
@@ -226,9 +234,10 @@ def _complete_allow(message: HTTPResponseStartEvent, scope: Scope) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
-    async with running_services(Services.of(app.state), session_events=True) as services:
-        read_side = services.read_side
-        register_collector(ReadSideCollector(read_side.pool_usage, lambda: read_side.last_replica_lag))
+    async with (
+        running_services(Services.of(app.state), session_events=True) as services,
+        process_metrics(pool_collector(services.read_side, services.database.get_engine())),
+    ):
         sampler = asyncio.create_task(_sample_queue_depth(services), name="queue-depth")
         try:
             yield

@@ -3,14 +3,21 @@ exit status, and that a failure is one line on stderr, never a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
+import time
 import uuid
+from pathlib import Path
 
 import asyncpg
+import psutil
+import pytest
 
+from infrastructure.jobs import build_queue
+from infrastructure.settings import load_settings
 from tests.conftest import PgDatabase
-from tests.e2e.processes import SCRIPT, free_port
+from tests.e2e.processes import SCRIPT, Process, free_port
 
 
 def _env(database: PgDatabase) -> dict[str, str]:
@@ -24,14 +31,14 @@ def _env(database: PgDatabase) -> dict[str, str]:
     }
 
 
-def run(database: PgDatabase, *args: str) -> subprocess.CompletedProcess[str]:
+def run(database: PgDatabase, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SCRIPT), *args], env=_env(database), capture_output=True, text=True, timeout=120, check=False
+        [str(SCRIPT), *args], env=_env(database) | extra, capture_output=True, text=True, timeout=120, check=False
     )
 
 
-def assert_one_line_failure(result: subprocess.CompletedProcess[str], command: str) -> str:
-    assert result.returncode == 1, (result.stdout, result.stderr)
+def assert_one_line_failure(result: subprocess.CompletedProcess[str], command: str, status: int = 1) -> str:
+    assert result.returncode == status, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -89,3 +96,77 @@ def test_doctor_without_a_server_is_one_line(database: PgDatabase) -> None:
 def test_emails_with_the_database_down_is_one_line(database: PgDatabase) -> None:
     down = PgDatabase(database.name, f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none", "")
     assert_one_line_failure(run(down, "emails"), "emails")
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "named"),
+    [
+        (["serve"], {"PORT": "70000"}, "PORT"),
+        (["serve", "--port", "70000"], {}, "--port"),
+        (["worker"], {"MEDIA_STORAGE_URL": "ftp://files/media"}, "MEDIA_STORAGE_URL"),
+    ],
+)
+def test_a_bad_setting_or_option_is_one_line_before_anything_starts(
+    database: PgDatabase, args: list[str], extra: dict[str, str], named: str
+) -> None:
+    line = assert_one_line_failure(run(database, *args, **extra), args[0], status=2)
+    assert named in line
+
+
+def test_serve_refuses_reload_in_production(database: PgDatabase) -> None:
+    production = {
+        "APP_ENV": "production",
+        "FRONTEND_URL": "https://rural24.com.ar",
+        "EMAIL_URL": "smtp://smtp.example.com:25",
+        "MEDIA_STORAGE_URL": "s3://rural24-media/ads",
+    }
+    line = assert_one_line_failure(run(database, "serve", "--reload", **production), "serve", status=2)
+    assert "--reload" in line
+
+
+def test_serve_reload_restarts_the_workers_on_a_change(database: PgDatabase, tmp_path: Path) -> None:
+    """``serve --reload`` in development: a saved file respawns granian's worker, which answers
+    again; SIGTERM still ends everything with status 0."""
+    watched = tmp_path / "src"
+    watched.mkdir()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api/health"
+    server = Process(["serve", "--reload-dir", str(watched)], _env(database) | {"PORT": str(port)}, tmp_path / "log")
+    try:
+        assert server.wait_http(url).status_code == 200
+        before = {child.pid for child in psutil.Process(server.process.pid).children(recursive=True)}
+        assert before, "granian runs no worker process"
+        (watched / "changed.py").write_text("VALUE = 1\n")
+        deadline = time.monotonic() + 60
+        while before & {child.pid for child in psutil.Process(server.process.pid).children(recursive=True)}:
+            assert server.process.poll() is None, server.output()[-3000:]
+            assert time.monotonic() < deadline, "no reload after the change:\n" + server.output()[-3000:]
+            time.sleep(0.2)
+        assert server.wait_http(url).status_code == 200  # the new worker serves
+    finally:
+        status = server.stop(timeout=30)
+    assert status == 0, server.output()[-3000:]
+    assert "Traceback" not in server.output()
+
+
+async def test_worker_registers_then_stops_cleanly_on_sigterm(database: PgDatabase, tmp_path: Path) -> None:
+    """The worker as operators run it: it shows up in the queue's worker list (its heartbeat, what
+    the queue dashboard reads) and a SIGTERM (a deploy, docker stop) ends it with status 0."""
+    env = _env(database)
+    queue = build_queue(load_settings(env), database.primary_url)
+    await queue.connect()
+    worker = Process(["worker", "--concurrency", "1"], env, tmp_path / "worker.log")
+    try:
+        deadline = time.monotonic() + 60
+        workers: dict[str, object] = {}
+        while not workers:
+            assert worker.process.poll() is None, worker.output()[-3000:]
+            assert time.monotonic() < deadline, "the worker never registered:\n" + worker.output()[-3000:]
+            workers = dict((await queue.info()).get("workers") or {})
+            if not workers:
+                await asyncio.sleep(0.2)
+    finally:
+        status = await asyncio.to_thread(worker.stop, 30)
+        await queue.disconnect()
+    assert status == 0, worker.output()[-3000:]
+    assert "Traceback" not in worker.output()

@@ -85,7 +85,16 @@ def _effective_entries(blueprint: dict[str, Any], service: dict[str, Any]) -> di
     return merged
 
 
-OPERATOR_VALUES = {"FRONTEND_URL": "https://rural24.com.ar", "EMAIL_URL": "smtps://mailer:secret@smtp.example.com:465"}
+OPERATOR_VALUES = {
+    "FRONTEND_URL": "https://rural24.com.ar",
+    "EMAIL_URL": "smtps://mailer:secret@smtp.example.com:465",
+    "MEDIA_STORAGE_URL": "s3://rural24-media/ads",
+    "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "s" * 40,
+    "AWS_REGION": "sa-east-1",
+}
+# What obstore reads to reach the bucket of an s3:// MEDIA_STORAGE_URL (infrastructure/media.py).
+S3_MEDIA_VARIABLES = ("MEDIA_STORAGE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
 
 
 def _environ_for(blueprint: dict[str, Any], service: dict[str, Any]) -> dict[str, str]:
@@ -219,6 +228,15 @@ def test_settings_accept_the_blueprint(blueprint: dict[str, Any], kind: str) -> 
     assert settings.app.trusted_proxy_hops == 1
     if kind == "web":
         assert settings.server.workers == int(environ["WEB_CONCURRENCY"])
+
+
+@pytest.mark.parametrize("kind", ["web", "worker"])
+def test_services_are_asked_for_everything_s3_media_needs(blueprint: dict[str, Any], kind: str) -> None:
+    # Production refuses local media; both processes write to the bucket (uploads, image sizes).
+    entries = _effective_entries(blueprint, _only(_services(blueprint), kind))
+    for name in S3_MEDIA_VARIABLES:
+        assert name in entries, f"the {kind} service is never asked for {name}"
+        assert entries[name].get("sync") is False, f"{name} is the operator's to type in (sync: false), not a literal"
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,14 @@ from infrastructure.settings import SettingsError, load_settings
 from rural24 import docs_ui
 from rural24.docs_ui import BUNDLE, DocsDisabled, SelfHostedScalar, docs_render_plugins
 
-PRODUCTION = {"APP_ENV": "production", "DATABASE_URL": "postgresql://db/rural24", "JWT_SECRET": "p" * 40, "FRONTEND_URL": "https://rural24.com.ar"}
+PRODUCTION = {
+    "APP_ENV": "production",
+    "DATABASE_URL": "postgresql://db/rural24",
+    "JWT_SECRET": "p" * 40,
+    "FRONTEND_URL": "https://rural24.com.ar",
+    "EMAIL_URL": "smtps://mailer:secret@smtp.example.com:465",
+    "MEDIA_STORAGE_URL": "s3://rural24-media/ads",
+}
 
 
 @pytest.mark.parametrize(

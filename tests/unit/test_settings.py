@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import stat
+from pathlib import Path
+
 import pytest
 
 from infrastructure.settings import KNOWN_VARIABLES, RateLimit, SettingsError, load_settings
@@ -11,6 +15,8 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://rural24:secret@db:5432/rural24",
     "JWT_SECRET": "x" * 48,
     "FRONTEND_URL": "https://rural24.com.ar",
+    "EMAIL_URL": "smtps://mailer:secret@smtp.example.com:465",
+    "MEDIA_STORAGE_URL": "s3://rural24-media/ads",
 }
 
 
@@ -66,7 +72,25 @@ def test_production_with_everything_set_loads() -> None:
         ("APP_ENV", "staging"),
         ("SESSION_STRATEGY", "cookies"),
         ("DATABASE_URL", "mysql://db/rural24"),
+        ("DATABASE_URL", "postgresql://u:p@db:99999/rural24"),
         ("DB_POOL_TIMEOUT", "-1"),
+        ("PORT", "0"),
+        ("PORT", "65536"),
+        ("HOST", "0.0.0.0 8000"),
+        ("REDIS_URL", "http://cache:6379"),
+        ("REDIS_URL", "redis://"),
+        ("QUEUE_URL", "amqp://queue"),
+        ("EMAIL_URL", "smtp://"),
+        ("EMAIL_URL", "mailto:ops@rural24.com.ar"),
+        ("MEDIA_STORAGE_URL", "./media"),
+        ("MEDIA_STORAGE_URL", "ftp://files/media"),
+        ("MEDIA_STORAGE_URL", "file://"),
+        ("MEDIA_STORAGE_URL", "s3://"),
+        ("MEDIA_STORAGE_URL", "s3://bucket/ads?endpoint=minio:9000"),
+        ("FRONTEND_URL", "https://"),
+        ("ALLOW_LOCAL_MEDIA", "perhaps"),
+        ("WORKER_METRICS_PORT", "65536"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"),
     ],
 )
 def test_a_malformed_value_names_its_variable(name: str, value: str) -> None:
@@ -135,3 +159,111 @@ def test_email_verification_is_required_in_production_only_by_default() -> None:
     assert load_settings({**PRODUCTION, "REQUIRE_EMAIL_VERIFICATION": "false"}).app.require_email_verification is False
     with pytest.raises(SettingsError, match="REQUIRE_EMAIL_VERIFICATION"):
         load_settings({"REQUIRE_EMAIL_VERIFICATION": "maybe"})
+
+
+@pytest.mark.parametrize("port", ["1", "8000", "65535"])
+def test_every_tcp_port_is_accepted(port: str) -> None:
+    assert load_settings({"PORT": port}).server.port == int(port)
+
+
+def test_a_bad_url_is_named_without_repeating_its_password() -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings({"EMAIL_URL": "smtp://mailer:hunter2@smtp.example.com:70000"})
+    assert str(error.value).startswith("EMAIL_URL is not valid")
+    assert "hunter2" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file://./media",
+        "file:///srv/rural24/media",
+        "s3://rural24-media",
+        "s3://rural24-media/ads?endpoint=http://127.0.0.1:9000&region=us-east-1&public_url=https://cdn.rural24.com.ar",
+    ],
+)
+def test_media_storage_urls_that_the_storage_understands_load(url: str) -> None:
+    assert load_settings({"MEDIA_STORAGE_URL": url}).app.media_storage_url == url
+
+
+def test_s3_credentials_come_in_pairs() -> None:
+    with pytest.raises(SettingsError, match=r"^AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together"):
+        load_settings({**PRODUCTION, "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"})
+    both = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s" * 40, "AWS_REGION": "sa-east-1"}
+    assert load_settings({**PRODUCTION, **both}).app.media_storage_url == "s3://rural24-media/ads"
+
+
+@pytest.mark.parametrize("email_url", [None, "console://"])
+def test_production_refuses_console_email_unless_allowed(email_url: str | None) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != "EMAIL_URL"}
+    if email_url is not None:
+        environ["EMAIL_URL"] = email_url
+    with pytest.raises(SettingsError, match=r"^EMAIL_URL must be smtp:// or smtps:// when APP_ENV=production"):
+        load_settings(environ)
+    assert load_settings({**environ, "ALLOW_CONSOLE_EMAIL": "true"}).app.email_url == "console://"
+    assert load_settings({}).app.email_url == "console://"  # development: console by default
+
+
+@pytest.mark.parametrize("media_url", [None, "file:///srv/media"])
+def test_production_refuses_local_media_unless_allowed(media_url: str | None) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != "MEDIA_STORAGE_URL"}
+    if media_url is not None:
+        environ["MEDIA_STORAGE_URL"] = media_url
+    with pytest.raises(SettingsError, match=r"^MEDIA_STORAGE_URL must be s3:// when APP_ENV=production"):
+        load_settings(environ)
+    allowed = load_settings({**environ, "ALLOW_LOCAL_MEDIA": "true"})
+    assert allowed.app.media_storage_url == (media_url or "file://./media")
+
+
+def test_no_signing_key_lives_in_the_source() -> None:
+    source = Path(__file__).parents[2].joinpath("infrastructure", "settings.py").read_text()
+    assert "development-only-secret" not in source
+    assert not re.search(r"secret\s*=\s*[\"']", source), "a literal signing key in the settings"
+
+
+def test_development_keeps_one_random_key_per_data_folder(tmp_path: Path) -> None:
+    first = {"EMBEDDED_PG_DIR": str(tmp_path / "one" / "postgres")}
+    key = load_settings(first).session.jwt_secret
+    assert len(key) >= 32
+    assert load_settings(first).session.jwt_secret == key  # a restart keeps the sessions
+    assert not load_settings(first).session.jwt_secret_is_ephemeral
+    key_file = tmp_path / "one" / "jwt-secret"
+    assert key_file.read_text().strip() == key
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    other = load_settings({"EMBEDDED_PG_DIR": str(tmp_path / "two" / "postgres")}).session.jwt_secret
+    assert other != key  # a random key, not a constant
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["jwt-secret"]  # no candidate left behind
+
+
+def test_a_development_key_that_cannot_be_kept_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file where the data folder should be")
+    with pytest.raises(SettingsError) as error:
+        load_settings({"EMBEDDED_PG_DIR": str(tmp_path / "data" / "postgres")})
+    assert str(error.value).startswith("JWT_SECRET is unset and the development key")
+    assert "\n" not in str(error.value)
+    (tmp_path / "short").mkdir()
+    (tmp_path / "short" / "jwt-secret").write_text("tiny\n")
+    with pytest.raises(SettingsError, match="too short"):
+        load_settings({"EMBEDDED_PG_DIR": str(tmp_path / "short" / "postgres")})
+
+
+def test_the_explicit_secret_wins_and_test_mode_keys_are_per_process(tmp_path: Path) -> None:
+    data = {"EMBEDDED_PG_DIR": str(tmp_path / "postgres")}
+    assert load_settings({**data, "JWT_SECRET": "y" * 40}).session.jwt_secret == "y" * 40
+    test_mode = {**data, "APP_ENV": "test"}
+    one, two = load_settings(test_mode).session, load_settings(test_mode).session
+    assert one.jwt_secret_is_ephemeral
+    assert one.jwt_secret != two.jwt_secret
+    assert not (tmp_path / "jwt-secret").exists()  # only development keeps a key file
+
+
+def test_processes_starting_together_agree_on_the_development_key(tmp_path: Path) -> None:
+    # granian's workers, the worker and a CLI command may all start on a fresh data folder at once
+    from concurrent.futures import ThreadPoolExecutor
+
+    from infrastructure.settings import development_jwt_secret
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = set(pool.map(lambda _: development_jwt_secret(tmp_path), range(32)))
+    assert len(keys) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jwt-secret"]
