@@ -240,6 +240,18 @@ _RATE_UNITS = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.%\w]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")
 
 
+def parse_duration(value: str) -> int:
+    """Seconds of ``300``, ``5m``, ``1h`` or ``7d``; ``ValueError`` for anything else or zero."""
+    match = _DURATION.match(value.lower())
+    if not match:
+        raise ValueError(value)
+    amount, unit = int(match.group(1)), match.group(2) or "s"
+    seconds = amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds <= 0:
+        raise ValueError(value)
+    return seconds
+
+
 class _Env:
     """Typed reads of one environment mapping; every error names its variable."""
 
@@ -296,17 +308,7 @@ class _Env:
         return self._parse(name, default, parse, "true or false")
 
     def duration(self, name: str, default: int) -> int:
-        def parse(value: str) -> int:
-            match = _DURATION.match(value.lower())
-            if not match:
-                raise ValueError
-            amount, unit = int(match.group(1)), match.group(2) or "s"
-            seconds = amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-            if seconds <= 0:
-                raise ValueError
-            return seconds
-
-        return self._parse(name, default, parse, "seconds or a duration such as 300, 5m, 1h, 7d")
+        return self._parse(name, default, parse_duration, "seconds or a duration such as 300, 5m, 1h, 7d")
 
     def rate(self, name: str, default: RateLimit) -> RateLimit:
         def parse(value: str) -> RateLimit:

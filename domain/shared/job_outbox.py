@@ -109,6 +109,18 @@ async def mark_not_dispatched(session: AsyncSession | AsyncConnection, job_id: U
     )
 
 
+async def redispatch_since(connection: AsyncConnection, *, since: timedelta) -> int:
+    """Disaster recovery: the jobs dispatched within ``since`` become undispatched again, so the
+    relay queues them once more (a Redis that lost its queue loses no job the outbox still holds:
+    dispatched rows are kept ``OUTBOX_RETENTION``). Every job is idempotent by design (its key, and
+    each job checks its own state), so one that did run simply runs again to no effect."""
+    result = await connection.execute(
+        text("UPDATE job_outbox SET dispatched_at = NULL, updated_at = now() WHERE dispatched_at >= :after"),
+        {"after": datetime.now(UTC) - since},
+    )
+    return int(result.rowcount or 0)
+
+
 async def purge_dispatched(connection: AsyncConnection, *, older_than: timedelta) -> int:
     """Dispatched rows are kept a while (what was dispatched when, for operators), then removed."""
     result = await connection.execute(

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -222,6 +223,29 @@ def emails(status: str, limit: int) -> None:
             f"{d.created_at:%Y-%m-%d %H:%M} {d.status:<7} {d.attempts}x {d.kind:<10} {d.to:<32} {d.last_error or ''}"
         )
     click.echo(f"{len(deliveries)} {status} email(s)")
+
+
+@main.command("redispatch-jobs")
+@click.option(
+    "--since",
+    required=True,
+    help="How far back: the jobs dispatched within this window are queued again (e.g. 90m, 6h, 2d; at most 7d).",
+)
+def redispatch_jobs(since: str) -> None:
+    """Queue again the jobs dispatched recently: after the queue lost them (Redis restarted empty).
+    Jobs are idempotent; a job that already ran runs again to no effect."""
+    from infrastructure.settings import parse_duration
+    from rural24.admin import redispatch_jobs as redispatch
+
+    try:
+        seconds = parse_duration(since)
+    except ValueError:
+        raise click.BadParameter("expected a duration such as 90m, 6h or 2d", param_hint="--since") from None
+    if seconds > 7 * 86400:
+        raise click.BadParameter("at most 7d (dispatched jobs are kept 7 days)", param_hint="--since")
+    settings = _settings()
+    count = asyncio.run(redispatch(settings, timedelta(seconds=seconds)))
+    click.echo(f"{count} job(s) back in the outbox: the worker's relay queues them again")
 
 
 @main.command()

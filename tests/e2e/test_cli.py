@@ -170,3 +170,28 @@ async def test_worker_registers_then_stops_cleanly_on_sigterm(database: PgDataba
         await queue.disconnect()
     assert status == 0, worker.output()[-3000:]
     assert "Traceback" not in worker.output()
+
+
+async def test_redispatch_jobs_puts_recently_dispatched_jobs_back_in_the_outbox(database: PgDatabase) -> None:
+    """After a queue lost its jobs (Redis restarted empty): the outbox still holds them for 7 days."""
+    connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
+    try:
+        for key, age in (("recent", "10 minutes"), ("old", "3 hours")):
+            await connection.execute(
+                "INSERT INTO job_outbox (id, function, job_key, kwargs, run_after, dispatched_at, attempts, "
+                "created_at, updated_at) VALUES (gen_random_uuid(), 'send_email', $1, '{}'::jsonb, now(), "
+                f"now() - interval '{age}', 1, now(), now())",
+                key,
+            )
+        redispatched = run(database, "redispatch-jobs", "--since", "1h")
+        assert redispatched.returncode == 0, redispatched.stderr
+        assert redispatched.stdout.startswith("1 job(s) back in the outbox")
+        pending = await connection.fetch("SELECT job_key FROM job_outbox WHERE dispatched_at IS NULL")
+        assert [row["job_key"] for row in pending] == ["recent"]
+    finally:
+        await connection.close()
+    for bad in ("8d", "soon"):
+        refused = run(database, "redispatch-jobs", "--since", bad)
+        assert refused.returncode == 2
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert "Traceback" not in refused.stderr
