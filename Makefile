@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test lint format worker migrate seed bench fuzz openapi hostile-report client client-check docs-ui clean
+.PHONY: run test lint format worker migrate seed bench explain-1m fuzz openapi hostile-report client client-check docs-ui clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -53,6 +53,9 @@ BENCH_DURATION ?= 10
 bench: .venv/.synced  ## authentication cost per request, then the wrk suite: the API against its ceilings in one run
 	.venv/bin/python bench/auth_bench.py
 	.venv/bin/python bench/wrk_bench.py --ads $(BENCH_ADS) --duration $(BENCH_DURATION)
+
+explain-1m: .venv/.synced  ## the search-plan test (rows examined per row returned) over 1 000 000 seeded ads: ~15 min
+	RURAL24_PLAN_ADS=$(or $(PLAN_ADS),1000000) .venv/bin/pytest -p no:cacheprovider -q tests/integration/test_search_plans.py
 
 fuzz: .venv/.synced  ## schemathesis over every operation of the OpenAPI document, long (FUZZ_EXAMPLES per operation and phase)
 	RURAL24_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) .venv/bin/pytest tests/integration/test_fuzz_openapi.py -q

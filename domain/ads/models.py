@@ -94,22 +94,48 @@ class Ad(UUIDv7AuditBase):
             text("id DESC"),
             postgresql_where=text(LIVE_AD_SQL),
         ),
-        # search with currency (and minPrice/maxPrice), sort=price_asc (prices compare within one currency)
-        Index("ix_ads_live_currency_price", "currency", "price", "id", postgresql_where=text(LIVE_AD_SQL)),
-        # search with currency (and minPrice/maxPrice), sort=price_desc: "a convenir" (NULL) last,
-        # which a backward scan of ix_ads_live_currency_price cannot give
+        # search without category or province, sort=price_asc; a currency (a third of the live ads
+        # or more) and minPrice/maxPrice are a filter and a range on it
+        Index("ix_ads_live_price", "price", "id", postgresql_where=text(LIVE_AD_SQL)),
+        # the same, sort=price_desc: "a convenir" (NULL) last, which a backward scan cannot give
         Index(
-            "ix_ads_live_currency_price_desc",
-            "currency",
+            "ix_ads_live_price_desc",
             text("price DESC NULLS LAST"),
             text("id DESC"),
             postgresql_where=text(LIVE_AD_SQL),
         ),
-        # search without currency, sort=price_asc (any filter the planner would rather walk in price order)
-        Index("ix_ads_live_price", "price", "id", postgresql_where=text(LIVE_AD_SQL)),
-        # search without currency, sort=price_desc ("a convenir" last)
+        # search by category (a leaf, or each sub-category of a parent: one range each),
+        # sort=price_asc/price_desc; a currency, condition or price floor is a filter or a range on it
+        Index("ix_ads_live_category_price", "category_id", "price", "id", postgresql_where=text(LIVE_AD_SQL)),
         Index(
-            "ix_ads_live_price_desc",
+            "ix_ads_live_category_price_desc",
+            "category_id",
+            text("price DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_where=text(LIVE_AD_SQL),
+        ),
+        # search by province, sort=price_asc/price_desc
+        Index("ix_ads_live_province_price", "province_code", "price", "id", postgresql_where=text(LIVE_AD_SQL)),
+        Index(
+            "ix_ads_live_province_price_desc",
+            "province_code",
+            text("price DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_where=text(LIVE_AD_SQL),
+        ),
+        # search by category and province together, sort=price_asc/price_desc
+        Index(
+            "ix_ads_live_category_province_price",
+            "category_id",
+            "province_code",
+            "price",
+            "id",
+            postgresql_where=text(LIVE_AD_SQL),
+        ),
+        Index(
+            "ix_ads_live_category_province_price_desc",
+            "category_id",
+            "province_code",
             text("price DESC NULLS LAST"),
             text("id DESC"),
             postgresql_where=text(LIVE_AD_SQL),

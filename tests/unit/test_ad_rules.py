@@ -198,7 +198,7 @@ def test_the_sql_rule_starts_with_what_the_search_indexes_hold() -> None:
     assert "u.blocked_at IS NULL" in PUBLIC_AD_SQL
     ads = cast("Table", Ad.__table__)
     live_indexes = [index for index in ads.indexes if index.name and index.name.startswith("ix_ads_live_")]
-    assert len(live_indexes) == 9
+    assert len(live_indexes) == 13
     for index in live_indexes:
         assert str(index.dialect_options["postgresql"]["where"]) == LIVE_AD_SQL
 
