@@ -146,6 +146,12 @@ def _documented_header(name: str, description: str) -> ResponseHeader:
 ETAG = _documented_header("ETag", "The representation's version (an ad: its revision).")
 CACHE_CONTROL = _documented_header("Cache-Control", "How caches may keep it.")
 X_CACHE = _documented_header("X-Cache", "`hit` or `miss`: whether the origin's cache answered.")
+CONTENT_ENCODING = _documented_header(
+    "Content-Encoding",
+    "`gzip` when `Accept-Encoding` accepts gzip (q > 0) and the body is 1 KB or more (the `ETag` then ends "
+    "in `-gz`); absent: identity.",
+)
+VARY = _documented_header("Vary", "`Accept-Encoding`: the body's encoding follows that request header.")
 LOCATION = _documented_header("Location", "The created resource's path.")
 REPLAYED = _documented_header(
     "Idempotent-Replayed",

@@ -9,13 +9,19 @@ Every query route reads through :class:`Reads`:
   cannot refill the new key with rows from before the write. When the generations cannot be read
   (Redis down), no cache entry is trusted: shared reads load from any replica, a user's own lists
   (:meth:`Reads.for_writer`) from the primary;
-* **ETags** of cached bodies are computed once, when the body is built, and travel with it.
+* **ETags** of cached bodies are computed once, when the body is built, and travel with it;
+* **compression** too: a cached entry (:class:`CachedBody`) holds the bytes sent and their gzip copy,
+  made when the entry is stored. :func:`respond` picks one per request from ``Accept-Encoding``
+  (always with ``Vary: Accept-Encoding``); the gzip copy's ETag ends in ``-gz`` (two
+  representations, two validators), and ``If-None-Match`` is checked against the one sent.
+  Nothing else compresses: the app has no compression middleware (it would encode twice).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +32,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
 from domain.shared.ports import ReadConnection, Row
 from domain.shared.unit_of_work import user_key
-from infrastructure.cache import QueryCache
+from infrastructure.cache import CachedBody, QueryCache
 from infrastructure.database.reads import ReadSide
 from infrastructure.generations import Generations
 
@@ -111,17 +117,17 @@ class Reads:
         key = ":".join((prefix, *map(str, keyed), *((suffix,) if suffix else ())))
         return Snapshot(key, Freshness.after(max(generations)))
 
-    async def peek(self, snapshot: Snapshot) -> bytes | None:
+    async def peek(self, snapshot: Snapshot) -> CachedBody | None:
         return None if snapshot.key is None else await self.cache.peek(snapshot.key)
 
-    async def put(self, snapshot: Snapshot, body: bytes, ttl: int) -> None:
+    async def put(self, snapshot: Snapshot, entry: CachedBody, ttl: int) -> None:
         if snapshot.key is not None:
-            await self.cache.put(snapshot.key, body, ttl)
+            await self.cache.put(snapshot.key, entry, ttl)
 
     async def cached(
-        self, snapshot: Snapshot, ttl: int, load: Callable[[ReadConnection], Awaitable[bytes]]
-    ) -> tuple[bytes, bool]:
-        """``(body, hit)``: from the cache, else loaded at the snapshot's freshness and stored."""
+        self, snapshot: Snapshot, ttl: int, load: Callable[[ReadConnection], Awaitable[CachedBody]]
+    ) -> tuple[CachedBody, bool]:
+        """``(entry, hit)``: from the cache, else loaded at the snapshot's freshness and stored."""
         if snapshot.key is None:
             return await load(self.at(snapshot.freshness)), False
         return await self.cache.get_or_load(snapshot.key, ttl, lambda: load(self.at(snapshot.freshness)))
@@ -130,9 +136,9 @@ class Reads:
 # -- ETags and conditional responses ------------------------------------------------------------
 
 
-def content_etag(body: bytes) -> bytes:
+def content_etag(body: bytes) -> str:
     """A strong ETag of a body, computed once when the body is built (and cached with it)."""
-    return b'"s' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+    return f'"s{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
 
 
 def revision_etag(revision: int) -> str:
@@ -151,7 +157,7 @@ def if_match_revision(request: Request[Any, Any, Any]) -> int | None:
     header = request.headers.get("if-match")
     if header is None or header.strip() == "*":
         return None
-    tag = header.split(",", 1)[0].strip().removeprefix("W/").strip('"')
+    tag = header.split(",", 1)[0].strip().removeprefix("W/").strip('"').removesuffix(GZIP_TAG_SUFFIX)
     digits = tag[1:]
     if tag.startswith("r") and 0 < len(digits) <= MAX_REVISION_DIGITS and digits.isascii() and digits.isdigit():
         return int(digits)
@@ -165,16 +171,68 @@ def not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
     return header.strip() == "*" or etag in {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
+GZIP_TAG_SUFFIX = "-gz"
+"""Ends the (quoted) ETag of a gzip-encoded body: ``"r7"`` → ``"r7-gz"``. ``If-Match`` takes both."""
+
+
+@lru_cache(maxsize=256)
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value lets us send gzip (RFC 9110 §12.5.3): ``gzip`` (or
+    ``x-gzip``, or else ``*``) with a q-value above 0, and not below identity's when identity is
+    named. A malformed q-value counts as 0. Cached per value: clients send a handful of them."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        if not coding:
+            continue
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+                if not 0.0 <= weight <= 1.0:  # also nan
+                    weight = 0.0
+        weights[coding] = max(weight, weights.get(coding, 0.0))
+    gzip_weight = weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0)))
+    return gzip_weight > 0.0 and gzip_weight >= weights.get("identity", 0.0)
+
+
+def wants_gzip(request: Request[Any, Any, Any]) -> bool:
+    """A GET that accepts gzip: only safe reads negotiate (a write's answer, stored for replays by
+    ``Idempotency-Key``, stays identity)."""
+    header = request.headers.get("accept-encoding")
+    return header is not None and request.method == "GET" and accepts_gzip(header)
+
+
+def answer(request: Request[Any, Any, Any], body: bytes, etag: str) -> CachedBody:
+    """A body that is not stored (a search page's ``cached: false`` copy), gzipped only when this
+    request would use the gzip copy."""
+    return CachedBody.build(body, etag) if wants_gzip(request) else CachedBody(body, etag)
+
+
 def respond(
     request: Request[Any, Any, Any],
-    body: bytes,
-    etag: str,
-    cache_control: str,
+    entry: CachedBody,
+    cache_control: str | None,
     status_code: int = HTTP_200_OK,
     extra_headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    """An encoded JSON body with its ETag; 304 (no body) when ``If-None-Match`` has it."""
-    headers = {"ETag": etag, "Cache-Control": cache_control, **(extra_headers or {})}
+    """An encoded JSON body with its ETag, as the caller accepts it: the entry's gzip copy
+    (``Content-Encoding: gzip``, ETag ``…-gz``) on a 200 to a GET that accepts gzip, else the
+    identity bytes; 304 (no body) when ``If-None-Match`` names the chosen one's ETag.
+    ``cache_control=None`` leaves the route's own ``cache_control`` in force."""
+    headers = {"Vary": "Accept-Encoding", **(extra_headers or {})}
+    if cache_control is not None:
+        headers["Cache-Control"] = cache_control
+    body, etag = entry.body, entry.etag
+    if status_code == HTTP_200_OK and entry.gzipped is not None and wants_gzip(request):
+        body, etag = entry.gzipped, etag[:-1] + GZIP_TAG_SUFFIX + '"'
+        headers["Content-Encoding"] = "gzip"
+    headers["ETag"] = etag
     if status_code == HTTP_200_OK and not_modified(request, etag):
+        headers.pop("Content-Encoding", None)  # a 304 has no body to encode
         return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)

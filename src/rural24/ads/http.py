@@ -82,6 +82,7 @@ from domain.shared.fields import AMOUNT_PATTERN, CURSOR_PATTERN, LINE_PATTERN
 from domain.shared.ports import ReadConnection
 from domain.shared.structs import CamelStruct, ReadModel
 from domain.shared.unit_of_work import SEARCH, Command, ad_key
+from infrastructure.cache import CachedBody
 from infrastructure.idempotency import IdempotencyStore
 from infrastructure.media import MediaStorage
 from infrastructure.settings import Settings
@@ -89,7 +90,18 @@ from rural24.accounts.gate import requires_verified_email
 from rural24.auth import AUTH_OPTIONAL, current_actor, current_user, optional_user, requires_admin
 from rural24.dependencies import Commands
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
-from rural24.openapi import CACHE_CONTROL, ETAG, LOCATION, REPLAYED, X_CACHE, IfMatch, IfNoneMatch, documented
+from rural24.openapi import (
+    CACHE_CONTROL,
+    CONTENT_ENCODING,
+    ETAG,
+    LOCATION,
+    REPLAYED,
+    VARY,
+    X_CACHE,
+    IfMatch,
+    IfNoneMatch,
+    documented,
+)
 from rural24.ratelimit import Limits
 from rural24.reading import (
     ANY_REPLICA,
@@ -97,6 +109,7 @@ from rural24.reading import (
     PRIVATE,
     PUBLIC_CACHE,
     Reads,
+    answer,
     content_etag,
     if_match_revision,
     respond,
@@ -104,6 +117,8 @@ from rural24.reading import (
 )
 
 _encoder = msgspec.json.Encoder()
+_HIT = b',"cached":true}'
+_MISS = b',"cached":false}'
 
 _AMOUNT_DOC: dict[str, Any] = {
     "description": 'A decimal, 0 to 9999999999999.99, at most 2 decimals ("45000.00"); needs `currency`.',
@@ -174,11 +189,9 @@ async def _detail_response(
     reads = ads.reads
     snapshot = await reads.snapshot("ad", ad_key(ad_id), suffix=str(ad_id), writer=viewer.id if viewer else None)
     if status_code == HTTP_200_OK:
-        # cached value: b"<revision>\n<encoded detail>" (public details only)
-        raw = await reads.peek(snapshot)
-        if raw is not None:
-            revision, _, body = raw.partition(b"\n")
-            return respond(request, body, revision_etag(int(revision)), PUBLIC_CACHE, extra_headers={"X-Cache": "hit"})
+        cached = await reads.peek(snapshot)  # public details only; the ETag is the revision's
+        if cached is not None:
+            return respond(request, cached, PUBLIC_CACHE, extra_headers={"X-Cache": "hit"})
 
     visible = await get_ad(ad_id, reads.at(snapshot.freshness), ads.media.url)
     if visible is None:
@@ -186,11 +199,12 @@ async def _detail_response(
     body = _encoder.encode(visible.detail)
     etag = revision_etag(visible.revision)
     if visible.public:
-        await reads.put(snapshot, str(visible.revision).encode() + b"\n" + body, ads.settings.cache.ad_ttl)
-        return respond(request, body, etag, PUBLIC_CACHE, status_code, {"X-Cache": "miss"})
+        entry = CachedBody.build(body, etag)
+        await reads.put(snapshot, entry, ads.settings.cache.ad_ttl)
+        return respond(request, entry, PUBLIC_CACHE, status_code, {"X-Cache": "miss"})
     if viewer is None or (viewer.id != visible.owner_id and not viewer.is_admin):
         raise NotFoundException("ad not found")
-    return respond(request, body, etag, PRIVATE, status_code)
+    return respond(request, CachedBody(body, etag), PRIVATE, status_code)  # private: never compressed
 
 
 async def _private_detail(request: Request[Any, Any, Any], ads: AdsPorts, ad_id: UUID) -> Response[AdDetail]:
@@ -250,7 +264,13 @@ class AdsController(Controller):
         "/search",
         opt=AUTH_OPTIONAL,
         summary="Search ads",
-        **documented("searchAds", "optional", errors=(422,), not_modified=True, headers=(ETAG, CACHE_CONTROL, X_CACHE)),
+        **documented(
+            "searchAds",
+            "optional",
+            errors=(422,),
+            not_modified=True,
+            headers=(ETAG, CACHE_CONTROL, X_CACHE, CONTENT_ENCODING, VARY),
+        ),
         description=(
             "Only active, unexpired, non-suspended ads of non-blocked sellers. `q` is Spanish full text, "
             "accent- and plural-insensitive. `category` is a slug or id and includes sub-categories. "
@@ -310,23 +330,29 @@ class AdsController(Controller):
         digest = hashlib.blake2b(cache_key(query), digest_size=16).hexdigest()
         snapshot = await ads.reads.snapshot("search", SEARCH, suffix=digest)
 
-        async def load(db: ReadConnection) -> bytes:
-            """``<etag>\n<encoded page>``: the ETag is computed once, when the page is built."""
+        async def load(db: ReadConnection) -> CachedBody:
+            """The page as a hit sends it (``"cached":true``), its ETag and gzip copy made once, here."""
             fragment = _encoder.encode(await search_ads(query, db, tree, ads.media.url))
-            return content_etag(fragment) + b"\n" + fragment
+            return CachedBody.build(fragment[:-1] + _HIT, content_etag(fragment))
 
         entry, cached = await ads.reads.cached(snapshot, ads.settings.cache.search_ttl, load)
-        etag_bytes, _, fragment = entry.partition(b"\n")
-        body = fragment[:-1] + (b',"cached":true}' if cached else b',"cached":false}')
+        if not cached:  # the same page and ETag, saying it was loaded
+            entry = answer(request, entry.body[: -len(_HIT)] + _MISS, entry.etag)
         return respond(  # type: ignore[return-value]  # pre-encoded SearchResponse
-            request, body, etag_bytes.decode(), PUBLIC_CACHE, extra_headers={"X-Cache": "hit" if cached else "miss"}
+            request, entry, PUBLIC_CACHE, extra_headers={"X-Cache": "hit" if cached else "miss"}
         )
 
     @get(
         "/{id:uuid}",
         opt=AUTH_OPTIONAL,
         summary="Ad detail",
-        **documented("getAd", "optional", errors=(404,), not_modified=True, headers=(ETAG, CACHE_CONTROL, X_CACHE)),
+        **documented(
+            "getAd",
+            "optional",
+            errors=(404,),
+            not_modified=True,
+            headers=(ETAG, CACHE_CONTROL, X_CACHE, CONTENT_ENCODING, VARY),
+        ),
         description=(
             "With images and a seller summary. Deleted, suspended or non-active ads are 404 except to "
             "their owner and admins (who get `private, no-store`). `ETag` (the ad's revision) and "

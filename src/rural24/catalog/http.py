@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
-from litestar.enums import MediaType
 
 from domain.catalog.queries import (
     CategoryRead,
@@ -19,10 +19,11 @@ from domain.catalog.queries import (
     list_provinces,
 )
 from domain.shared.ports import ReadConnection
+from infrastructure.cache import CachedBody
 from infrastructure.settings import Settings
 from rural24.auth import PUBLIC
-from rural24.openapi import X_CACHE, documented
-from rural24.reading import ANY_REPLICA, Reads, Snapshot
+from rural24.openapi import CONTENT_ENCODING, ETAG, VARY, X_CACHE, IfNoneMatch, documented
+from rural24.reading import ANY_REPLICA, Reads, Snapshot, content_etag, respond
 
 _encoder = msgspec.json.Encoder()
 # Reference data changes with a deployment (migrations), not with writes: no generation, any replica.
@@ -38,8 +39,15 @@ class CatalogPorts:
     settings: Settings
 
 
-def _cached_json(body: bytes, cached: bool) -> Response[bytes]:
-    return Response(body, media_type=MediaType.JSON, headers={"X-Cache": "hit" if cached else "miss"})
+def _encoded(value: object) -> CachedBody:
+    """The body, its ETag and its gzip copy, made once per cache entry."""
+    body = _encoder.encode(value)
+    return CachedBody.build(body, content_etag(body))
+
+
+def _cached_json(request: Request[Any, Any, Any], entry: CachedBody, cached: bool) -> Response[bytes]:
+    # Cache-Control: the route's own (cache_control=…)
+    return respond(request, entry, None, extra_headers={"X-Cache": "hit" if cached else "miss"})
 
 
 class CatalogController(Controller):
@@ -49,37 +57,44 @@ class CatalogController(Controller):
     @get(
         "/api/categories",
         summary="Active categories",
-        **documented("listCategories", "public", headers=(X_CACHE,)),
+        **documented("listCategories", "public", not_modified=True, headers=(ETAG, X_CACHE, CONTENT_ENCODING, VARY)),
         description=(
             "The active category tree in display order: each root followed by its children "
             "(`parentId` links a child to its root). Cached for `CACHE_TTL_CATEGORIES` (1 h); "
-            "`X-Cache` says whether this answer came from the cache."
+            "`X-Cache` says whether this answer came from the cache. `If-None-Match` → 304."
         ),
         cache_control=CacheControlHeader(public=True, max_age=300, s_maxage=3600),
     )
     async def categories(
         self,
+        request: Request[Any, Any, Any],
         catalog: NamedDependency[CatalogPorts],
+        if_none_match: IfNoneMatch = None,  # documents the header; respond() reads it
     ) -> Response[list[CategoryRead]]:
-        async def load(db: ReadConnection) -> bytes:
-            return _encoder.encode(await list_categories(ListCategories(), db))
+        async def load(db: ReadConnection) -> CachedBody:
+            return _encoded(await list_categories(ListCategories(), db))
 
-        body, cached = await catalog.reads.cached(_CATEGORIES, catalog.settings.cache.categories_ttl, load)
-        return _cached_json(body, cached)  # type: ignore[return-value]  # pre-encoded list[CategoryRead]
+        entry, cached = await catalog.reads.cached(_CATEGORIES, catalog.settings.cache.categories_ttl, load)
+        return _cached_json(request, entry, cached)  # type: ignore[return-value]  # pre-encoded list[CategoryRead]
 
     @get(
         "/api/provinces",
         summary="Argentine provinces",
-        **documented("listProvinces", "public", headers=(X_CACHE,)),
-        description="The 24 jurisdictions (23 provinces and CABA). `code` is the value the `province` filters take.",
+        **documented("listProvinces", "public", not_modified=True, headers=(ETAG, X_CACHE, CONTENT_ENCODING, VARY)),
+        description=(
+            "The 24 jurisdictions (23 provinces and CABA). `code` is the value the `province` filters take. "
+            "`If-None-Match` → 304."
+        ),
         cache_control=CacheControlHeader(public=True, max_age=86400, s_maxage=86400),
     )
     async def provinces(
         self,
+        request: Request[Any, Any, Any],
         catalog: NamedDependency[CatalogPorts],
+        if_none_match: IfNoneMatch = None,  # documents the header; respond() reads it
     ) -> Response[list[ProvinceRead]]:
-        async def load(db: ReadConnection) -> bytes:
-            return _encoder.encode(await list_provinces(ListProvinces(), db))
+        async def load(db: ReadConnection) -> CachedBody:
+            return _encoded(await list_provinces(ListProvinces(), db))
 
-        body, cached = await catalog.reads.cached(_PROVINCES, catalog.settings.cache.categories_ttl, load)
-        return _cached_json(body, cached)  # type: ignore[return-value]
+        entry, cached = await catalog.reads.cached(_PROVINCES, catalog.settings.cache.categories_ttl, load)
+        return _cached_json(request, entry, cached)  # type: ignore[return-value]
