@@ -63,6 +63,11 @@ QUEUE_OLDEST_AGE = Gauge(
     "Seconds the oldest job ready to run has waited (0: none waiting); the worker reads it at each scrape.",
     multiprocess_mode="livemostrecent",
 )
+DB_READS = Counter(
+    "rural24_db_reads_total",
+    "Read-side queries answered, by server: primary, or a replica's host:port/database.",
+    ["server"],
+)
 RATE_LIMIT_REJECTIONS = Counter(
     "rural24_rate_limit_rejections_total",
     "Requests refused with 429, by limit name.",
@@ -92,26 +97,29 @@ def count_cache_lookup(cache: str, hit: bool) -> None:
 
 
 class PoolCollector(Collector):
-    """Pool use and the last replica lag of this process, read at scrape time: the read side's
-    asyncpg pools (``pool`` = primary, replica) and the write side's SQLAlchemy engine."""
+    """Pool use and the last replica lags of this process, read at scrape time: the read side's
+    asyncpg pools (``pool`` = primary or replica, ``replica`` = the replica's ``host:port/db``)
+    and the write side's SQLAlchemy engine."""
 
     def __init__(
         self,
         pool_usage: Callable[[], dict[str, tuple[int, int]]],
         write_pool: Callable[[], tuple[int, int, int] | None],
-        replica_lag: Callable[[], float | None],
+        replica_lags: Callable[[], dict[str, float]],
     ) -> None:
         self._pool_usage = pool_usage
         self._write_pool = write_pool
-        self._replica_lag = replica_lag
+        self._replica_lags = replica_lags
 
     def collect(self) -> Iterable[Metric]:
         pid = str(os.getpid())
-        in_use = GaugeMetricFamily("rural24_db_pool_in_use", "Read-side connections in use.", labels=["pool", "pid"])
-        size = GaugeMetricFamily("rural24_db_pool_size", "Read-side connections open.", labels=["pool", "pid"])
+        labels = ["pool", "replica", "pid"]
+        in_use = GaugeMetricFamily("rural24_db_pool_in_use", "Read-side connections in use.", labels=labels)
+        size = GaugeMetricFamily("rural24_db_pool_size", "Read-side connections open.", labels=labels)
         for name, (used, total) in self._pool_usage().items():
-            in_use.add_metric([name, pid], used)
-            size.add_metric([name, pid], total)
+            pool, replica = ("primary", "") if name == "primary" else ("replica", name)
+            in_use.add_metric([pool, replica, pid], used)
+            size.add_metric([pool, replica, pid], total)
         yield in_use
         yield size
         write = self._write_pool()
@@ -125,10 +133,15 @@ class PoolCollector(Collector):
                 family = GaugeMetricFamily(name, text, labels=["pid"])
                 family.add_metric([pid], value)
                 yield family
-        lag = self._replica_lag()
-        if lag is not None:
-            gauge = GaugeMetricFamily("rural24_replica_lag_seconds", "Replay lag of the read replica.", labels=["pid"])
-            gauge.add_metric([pid], lag)
+        lags = self._replica_lags()
+        if lags:
+            gauge = GaugeMetricFamily(
+                "rural24_replica_lag_seconds",
+                "Replay lag of each read replica at its last probe.",
+                labels=["replica", "pid"],
+            )
+            for replica, lag in lags.items():
+                gauge.add_metric([replica, pid], lag)
             yield gauge
 
 
@@ -143,7 +156,7 @@ def pool_collector(read_side: ReadSide, engine: AsyncEngine) -> PoolCollector:
             return None
         return int(checked_out), int(size), max(0, int(overflow))  # overflow counts down from -size
 
-    return PoolCollector(read_side.pool_usage, write_pool, lambda: read_side.last_replica_lag)
+    return PoolCollector(read_side.pool_usage, write_pool, read_side.replica_lags)
 
 
 _collectors: list[Collector] = []
@@ -244,6 +257,7 @@ def exposition(openmetrics: bool = False) -> tuple[bytes, str]:
 
 __all__ = [
     "CACHE_LOOKUPS",
+    "DB_READS",
     "JOBS",
     "JOB_DURATION",
     "MULTIPROC_ENV",

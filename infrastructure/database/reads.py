@@ -1,6 +1,6 @@
-"""The read side: raw asyncpg pools on the replica (when configured) and the primary.
+"""The read side: raw asyncpg pools on the replicas (when configured) and the primary.
 
-Queries go to the replica when it is up, not lagging more than ``DB_REPLICA_MAX_LAG`` seconds,
+Queries go to a replica when it is up, not lagging more than ``DB_REPLICA_MAX_LAG`` seconds,
 and — for a caller that wrote recently — has replayed the caller's write position (WAL LSN).
 Otherwise they go to the primary. advanced-alchemy's routing keeps read-your-writes only inside
 one request and knows nothing of lag or health, hence this small router of our own.
@@ -16,12 +16,14 @@ import logging
 import time
 from collections.abc import Sequence
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import msgspec
 
 from infrastructure.database.errors import DatabaseUnavailable
 from infrastructure.database.urls import asyncpg_dsn
+from infrastructure.metrics import DB_READS
 
 logger = logging.getLogger(__name__)
 
@@ -72,40 +74,114 @@ SELECT pg_is_in_recovery(),
 """
 
 
+def replica_name(url: str) -> str:
+    """``host:port/database`` of a replica URL: how readiness, metrics and logs name it — never
+    its user or password."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or (query.get("host") or ["localhost"])[0]
+    database = parts.path.lstrip("/") or (query.get("dbname") or [""])[0]
+    return f"{host}:{port or (query.get('port') or ['5432'])[0]}/{database}"
+
+
+class Replica:
+    """One read replica: its pool, its last probe and the lock that keeps probes to one at a time."""
+
+    __slots__ = ("answered", "dsn", "lock", "name", "pool", "status")
+
+    def __init__(self, url: str, name: str) -> None:
+        self.name = name
+        self.answered = DB_READS.labels(name)
+        self.dsn = asyncpg_dsn(url)
+        self.pool: asyncpg.Pool | None = None
+        self.status: ReplicaStatus | None = None
+        self.lock = asyncio.Lock()
+
+    def in_use(self) -> int:
+        pool = self.pool
+        return 0 if pool is None else pool.get_size() - pool.get_idle_size()
+
+    def serves(self, after_lsn: int | None) -> bool:
+        """Up, not lagging, and (for a caller that wrote) replayed up to ``after_lsn``."""
+        status = self.status
+        if status is None or status.state != "ok":
+            return False
+        return after_lsn is None or (status.replay_lsn is not None and status.replay_lsn >= after_lsn)
+
+    def stale(self) -> bool:
+        status = self.status
+        return status is None or time.monotonic() - status.checked_at >= _PROBE_INTERVAL
+
+
+def _replica_names(urls: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    for url in urls:
+        name = base = replica_name(url)
+        count = 1
+        while name in names:  # the same server twice (another user, say): still two names
+            count += 1
+            name = f"{base}#{count}"
+        names.append(name)
+    return names
+
+
 class ReadSide:
-    """Routes read queries; satisfies ``domain.shared.ports.ReadConnection``."""
+    """Routes read queries; satisfies ``domain.shared.ports.ReadConnection``.
+
+    **Several replicas.** Each read goes to a replica that is ``ok`` and, for a caller that wrote,
+    has replayed the caller's position; among those, the one with the fewest connections in use
+    (ties taken in turn). Least-busy rather than plain round-robin: a replica that answers slowly
+    (a smaller machine, a long query, a backlog) holds its connections longer and so gets fewer of
+    the next reads, where round-robin would keep handing it its full share. A query that fails on
+    a replica for want of a connection marks that replica down and runs again on another eligible
+    one, then on the primary: a replica going away costs no read.
+    """
 
     def __init__(
         self,
         primary_url: str,
-        replica_url: str | None = None,
+        replica_urls: str | Sequence[str] | None = None,
         *,
         pool_size: int = 10,
         pool_timeout: float = 30.0,
         max_lag: float = 5.0,
     ) -> None:
+        urls = [replica_urls] if isinstance(replica_urls, str) else list(replica_urls or ())
         self._primary_dsn = asyncpg_dsn(primary_url)
-        self._replica_dsn = asyncpg_dsn(replica_url) if replica_url else None
+        self.replicas = [Replica(url, name) for url, name in zip(urls, _replica_names(urls), strict=True)]
         self._pool_size = pool_size
         self._timeout = pool_timeout
         self.max_lag = max_lag
         self._primary: asyncpg.Pool | None = None
-        self._replica: asyncpg.Pool | None = None
-        self._replica_status: ReplicaStatus | None = None
-        self._probe_lock = asyncio.Lock()
+        self._primary_answered = DB_READS.labels("primary")
+        self._turn = 0
 
     @property
     def last_replica_lag(self) -> float | None:
-        """The lag seen by the last probe, without probing (for metrics)."""
-        status = self._replica_status
-        return None if status is None else status.lag_seconds
+        """The largest lag seen by the last probes, without probing (for metrics)."""
+        lags = [
+            r.status.lag_seconds for r in self.replicas if r.status is not None and r.status.lag_seconds is not None
+        ]
+        return max(lags) if lags else None
+
+    def replica_lags(self) -> dict[str, float]:
+        """Each replica's lag at its last probe, by name, without probing (for metrics)."""
+        return {
+            r.name: r.status.lag_seconds
+            for r in self.replicas
+            if r.status is not None and r.status.lag_seconds is not None
+        }
 
     async def start(self) -> None:
         # min_size=0: creating a pool never fails; a database that is down is reported by
         # readiness and by the query that needs it, not by a crash at start-up.
         self._primary = await self._create_pool(self._primary_dsn)
-        if self._replica_dsn:
-            self._replica = await self._create_pool(self._replica_dsn)
+        for replica in self.replicas:
+            replica.pool = await self._create_pool(replica.dsn)
 
     async def _create_pool(self, dsn: str) -> asyncpg.Pool:
         pool = await asyncpg.create_pool(
@@ -121,32 +197,45 @@ class ReadSide:
         return pool
 
     async def close(self) -> None:
-        for pool in (self._replica, self._primary):
-            if pool is not None:
-                await pool.close()
-        self._primary = self._replica = None
+        for replica in self.replicas:
+            if replica.pool is not None:
+                await replica.pool.close()
+                replica.pool = None
+        if self._primary is not None:
+            await self._primary.close()
+        self._primary = None
 
     # -- routing -------------------------------------------------------------------------------
 
     async def replica_status(self, *, fresh: bool = False) -> ReplicaStatus | None:
-        """The replica's last probe (at most ``_PROBE_INTERVAL`` old), or ``None`` without one."""
-        if self._replica is None:
+        """The first replica's last probe (at most ``_PROBE_INTERVAL`` old), or ``None`` without
+        one; :meth:`replica_statuses` gives every replica's."""
+        if not self.replicas or self.replicas[0].pool is None:
             return None
-        status = self._replica_status
-        if not fresh and status is not None and time.monotonic() - status.checked_at < _PROBE_INTERVAL:
+        return await self._status_of(self.replicas[0], fresh=fresh)
+
+    async def replica_statuses(self, *, fresh: bool = False) -> list[tuple[str, ReplicaStatus]]:
+        """Every replica's name and last probe (probed together), in ``DATABASE_READ_URL`` order."""
+        started = [r for r in self.replicas if r.pool is not None]
+        statuses = await asyncio.gather(*(self._status_of(r, fresh=fresh) for r in started))
+        return [(r.name, status) for r, status in zip(started, statuses, strict=True)]
+
+    async def _status_of(self, replica: Replica, *, fresh: bool = False) -> ReplicaStatus:
+        status = replica.status
+        if not fresh and status is not None and not replica.stale():
             return status
-        async with self._probe_lock:
-            status = self._replica_status
-            if fresh or status is None or time.monotonic() - status.checked_at >= _PROBE_INTERVAL:
-                status = self._replica_status = await self._probe_replica()
+        async with replica.lock:
+            status = replica.status
+            if fresh or status is None or replica.stale():
+                status = replica.status = await self._probe(replica)
         return status
 
-    async def _probe_replica(self) -> ReplicaStatus:
-        assert self._replica is not None
+    async def _probe(self, replica: Replica) -> ReplicaStatus:
+        assert replica.pool is not None
         now = time.monotonic()
         try:
             async with asyncio.timeout(_PROBE_TIMEOUT):
-                row = await self._replica.fetchrow(_REPLICA_PROBE)
+                row = await replica.pool.fetchrow(_REPLICA_PROBE)
         except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
             return ReplicaStatus("down", None, None, now, error=type(exc).__name__)
         assert row is not None
@@ -157,24 +246,31 @@ class ReadSide:
         state: HealthState = "ok" if lag <= self.max_lag else "degraded"
         return ReplicaStatus(state, lag, lsn_to_int(replay_lsn) if replay_lsn else None, now)
 
-    async def _pool_for(self, after_lsn: int | None) -> asyncpg.Pool:
-        if self._replica is not None:
-            status = await self.replica_status()
-            if status is not None and status.state == "ok":
-                if after_lsn is None or (status.replay_lsn is not None and status.replay_lsn >= after_lsn):
-                    return self._replica
-                # The caller wrote after our last probe: ask the replica again before giving up on it.
-                status = await self.replica_status(fresh=True)
-                if status is not None and status.state == "ok" and (status.replay_lsn or 0) >= after_lsn:
-                    return self._replica
-        if self._primary is None:
-            msg = "the read side is not started"
-            raise RuntimeError(msg)
-        return self._primary
+    async def _eligible(self, after_lsn: int | None, tried: Sequence[Replica]) -> list[Replica]:
+        candidates = [r for r in self.replicas if r.pool is not None and r not in tried]
+        if not candidates:
+            return []
+        # Probes older than _PROBE_INTERVAL are renewed (together: one slow replica delays once).
+        stale = [r for r in candidates if r.stale()]
+        if stale:
+            await asyncio.gather(*(self._status_of(r) for r in stale))
+        eligible = [r for r in candidates if r.serves(after_lsn)]
+        if eligible or after_lsn is None:
+            return eligible
+        # The caller wrote after our last probes: ask the healthy replicas again before giving up on them.
+        behind = [r for r in candidates if r.serves(None)]
+        if behind:
+            await asyncio.gather(*(self._status_of(r, fresh=True) for r in behind))
+        return [r for r in behind if r.serves(after_lsn)]
 
-    def _mark_replica_down(self, exc: BaseException) -> None:
-        logger.warning("replica query failed (%s); reading from the primary", type(exc).__name__)
-        self._replica_status = ReplicaStatus("down", None, None, time.monotonic(), error=type(exc).__name__)
+    def _least_busy(self, eligible: Sequence[Replica]) -> Replica:
+        self._turn = (self._turn + 1) % len(eligible)
+        rotated = [*eligible[self._turn :], *eligible[: self._turn]]  # ties: in turn
+        return min(rotated, key=Replica.in_use)
+
+    def _mark_down(self, replica: Replica, exc: BaseException) -> None:
+        logger.warning("replica %s: query failed (%s); reading elsewhere", replica.name, type(exc).__name__)
+        replica.status = ReplicaStatus("down", None, None, time.monotonic(), error=type(exc).__name__)
 
     async def _query(self, pool: asyncpg.Pool, method: str, query: str, args: tuple[Any, ...]) -> Any:
         # asyncpg's Pool.fetch* wait for a free connection without a limit: bound the wait.
@@ -188,24 +284,35 @@ class ReadSide:
                 await pool.release(connection)
 
     async def _run(self, method: str, query: str, args: tuple[Any, ...], after_lsn: int | None) -> Any:
-        pool = await self._pool_for(after_lsn)
-        try:
-            return await self._query(pool, method, query, args)
-        except _ARGUMENT_ERROR:
-            raise
-        except _CONNECTION_ERRORS as exc:
-            if pool is not self._replica or self._primary is None:
-                raise DatabaseUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
-            self._mark_replica_down(exc)
+        tried: list[Replica] = []
+        while eligible := await self._eligible(after_lsn, tried):
+            replica = self._least_busy(eligible)
+            tried.append(replica)
+            pool = replica.pool
+            if pool is None:  # closed meanwhile
+                continue
+            try:
+                result = await self._query(pool, method, query, args)
+            except _ARGUMENT_ERROR:
+                raise
+            except _CONNECTION_ERRORS as exc:
+                if self._primary is None:
+                    raise DatabaseUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
+                self._mark_down(replica, exc)
+            else:
+                replica.answered.inc()
+                return result
         return await self._on_primary(method, query, args)
 
     async def _on_primary(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
         try:
-            return await self._query(self._primary_pool(), method, query, args)
+            result = await self._query(self._primary_pool(), method, query, args)
         except _ARGUMENT_ERROR:
             raise
         except _CONNECTION_ERRORS as exc:
             raise DatabaseUnavailable(f"the primary did not answer ({type(exc).__name__})") from exc
+        self._primary_answered.inc()
+        return result
 
     async def fetch(self, query: str, *args: Any, after_lsn: int | None = None) -> Sequence[asyncpg.Record]:
         result: Sequence[asyncpg.Record] = await self._run("fetch", query, args, after_lsn)
@@ -242,9 +349,10 @@ class ReadSide:
         return (time.perf_counter() - started) * 1000
 
     def pool_usage(self) -> dict[str, tuple[int, int]]:
-        """``{"primary": (in use, size), "replica": ...}`` for metrics."""
+        """``{"primary": (in use, size), <replica name>: ...}`` for metrics."""
         usage: dict[str, tuple[int, int]] = {}
-        for name, pool in (("primary", self._primary), ("replica", self._replica)):
+        pools = [("primary", self._primary), *((r.name, r.pool) for r in self.replicas)]
+        for name, pool in pools:
             if pool is not None:
                 size = pool.get_size()
                 usage[name] = (size - pool.get_idle_size(), size)

@@ -33,7 +33,10 @@ class Figures:
     rate_limited_per_s: float
     pool_busy: float | None
     replica_lag_s: float | None
+    """The largest lag among the replicas."""
     queue_depth: float | None
+    replica_busy: float | None = None
+    """Share of the replicas' pool connections in use (``None``: no replica)."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,14 @@ class Sample:
     pool_size: float
     replica_lag: float | None
     queue_depth: float | None
+    replica_in_use: float = 0.0
+    replica_size: float = 0.0
 
 
 def parse_metrics(text: str, prefix: str, at: float) -> Sample:
     # ``APP_NAME`` is the metrics' prefix; the exposition writes what a name cannot hold (``-``) as ``_``
     prefix = re.sub(r"[^A-Za-z0-9_:]", "_", prefix)
-    requests = hits = misses = rejections = in_use = size = 0.0
+    requests = hits = misses = rejections = in_use = size = replica_in_use = replica_size = 0.0
     lag = depth = None
     buckets: dict[float, float] = {}
     for family in text_string_to_metric_families(text):
@@ -73,13 +78,19 @@ def parse_metrics(text: str, prefix: str, at: float) -> Sample:
                 rejections += value
             elif name == "rural24_db_pool_in_use":
                 in_use += value
+                if labels.get("pool") == "replica":
+                    replica_in_use += value
             elif name == "rural24_db_pool_size":
                 size += value
-            elif name == "rural24_replica_lag_seconds":
-                lag = value
+                if labels.get("pool") == "replica":
+                    replica_size += value
+            elif name == "rural24_replica_lag_seconds":  # one per replica (and process): the worst
+                lag = value if lag is None else max(lag, value)
             elif name == "rural24_queue_depth":
                 depth = value
-    return Sample(at, requests, buckets, hits, misses, rejections, in_use, size, lag, depth)
+    return Sample(
+        at, requests, buckets, hits, misses, rejections, in_use, size, lag, depth, replica_in_use, replica_size
+    )
 
 
 def _p95(before: dict[float, float], after: dict[float, float]) -> float | None:
@@ -104,11 +115,12 @@ def figures(before: Sample, after: Sample) -> Figures:
         pool_busy=after.pool_in_use / after.pool_size if after.pool_size else None,
         replica_lag_s=after.replica_lag,
         queue_depth=after.queue_depth,
+        replica_busy=after.replica_in_use / after.replica_size if after.replica_size else None,
     )
 
 
 def current_stage(settings: Settings) -> int:
-    if settings.db.read_url:
+    if settings.db.read_urls:
         return 3
     if settings.redis.enabled:
         return 2
@@ -133,8 +145,10 @@ def advise(stage: int, seen: Figures) -> list[str]:
         advice.append("cache hit rate under 50%: raise CACHE_TTL_SEARCH / CACHE_TTL_AD or check what misses")
     if seen.pool_busy is not None and seen.pool_busy > POOL_BUSY_CEILING:
         advice.append("database pool over 80% busy: raise DB_POOL_SIZE or add a replica")
+    if seen.replica_busy is not None and seen.replica_busy > POOL_BUSY_CEILING:
+        advice.append("the replicas' pools are over 80% busy: add a replica (one more URL in DATABASE_READ_URL)")
     if seen.replica_lag_s is not None and seen.replica_lag_s > REPLICA_LAG_CEILING_S:
-        advice.append("the replica lags: reads fall back to the primary; check the replica's resources")
+        advice.append("a replica lags: its reads go to the other replicas or the primary; check its resources")
     if seen.rate_limited_per_s > 1:
         advice.append("many 429s: check RATE_LIMIT_* against real traffic (and TRUSTED_PROXY_HOPS behind a proxy)")
     return advice

@@ -29,10 +29,22 @@ class Check(CamelStruct, omit_defaults=True):
     detail: str | None = None
 
 
+class ReplicaCheck(CamelStruct, omit_defaults=True):
+    name: str
+    """``host:port/database`` of its ``DATABASE_READ_URL`` entry (never its credentials)."""
+    status: CheckState
+    lag_seconds: float | None = None
+    detail: str | None = None
+
+
 class Checks(CamelStruct):
     primary: Check
     replica: Check | None = None
-    """``null`` when no ``DATABASE_READ_URL`` is configured."""
+    """``null`` when no ``DATABASE_READ_URL`` is configured. With one replica, that replica; with
+    several, all of them: ``ok`` when every one is, ``down`` when none answers, else ``degraded``
+    (``lagSeconds``: the largest lag; ``detail``: how many are ok)."""
+    replicas: list[ReplicaCheck] | None = None
+    """Each replica, in ``DATABASE_READ_URL`` order; ``null`` without one."""
     redis: Check | None = None
     """``null`` when ``REDIS_ENABLED`` is false."""
     queue: Check | None = None
@@ -52,12 +64,32 @@ async def _check_primary(services: Services) -> Check:
     return Check("ok", latency_ms=round(latency, 2))
 
 
-async def _check_replica(services: Services) -> Check | None:
-    status = await services.read_side.replica_status(fresh=True)
-    if status is None:
+async def _check_replicas(services: Services) -> list[ReplicaCheck] | None:
+    statuses = await services.read_side.replica_statuses(fresh=True)
+    if not statuses:
         return None
-    lag = None if status.lag_seconds is None else round(status.lag_seconds, 3)
-    return Check(status.state, lag_seconds=lag, detail=status.error)
+    return [
+        ReplicaCheck(
+            name,
+            status.state,
+            lag_seconds=None if status.lag_seconds is None else round(status.lag_seconds, 3),
+            detail=status.error,
+        )
+        for name, status in statuses
+    ]
+
+
+def _replica_summary(replicas: list[ReplicaCheck] | None) -> Check | None:
+    """The ``replica`` check: the one replica, or what all of them add up to."""
+    if not replicas:
+        return None
+    if len(replicas) == 1:
+        only = replicas[0]
+        return Check(only.status, lag_seconds=only.lag_seconds, detail=only.detail)
+    ok = sum(1 for check in replicas if check.status == "ok")
+    lags = [check.lag_seconds for check in replicas if check.lag_seconds is not None]
+    status: CheckState = "ok" if ok == len(replicas) else "degraded" if ok or lags else "down"
+    return Check(status, lag_seconds=max(lags) if lags else None, detail=f"{ok} of {len(replicas)} ok")
 
 
 async def _check_redis(services: Services) -> Check | None:
@@ -99,7 +131,7 @@ class HealthController(Controller):
         "/ready",
         summary="Readiness",
         description=(
-            "Checks the primary, the replica (with its replay lag), Redis and the job queue, each `ok`, "
+            "Checks the primary, each replica (with its replay lag), Redis and the job queue, each `ok`, "
             "`degraded` or `down`. "
             "503 only when the primary is down: without a replica or Redis the service still answers."
         ),
@@ -113,9 +145,10 @@ class HealthController(Controller):
     )
     async def readiness(self, state: State) -> Response[Readiness]:
         services = Services.of(state)  # readiness checks every backing service: the one whole-bag reader
-        primary, replica, redis, queue = await asyncio.gather(
-            _check_primary(services), _check_replica(services), _check_redis(services), _check_queue(services)
+        primary, replicas, redis, queue = await asyncio.gather(
+            _check_primary(services), _check_replicas(services), _check_redis(services), _check_queue(services)
         )
+        replica = _replica_summary(replicas)
         others = [check for check in (replica, redis, queue) if check is not None]
         overall: CheckState
         if primary.status == "down":
@@ -124,7 +157,7 @@ class HealthController(Controller):
             overall = "degraded"
         else:
             overall = "ok"
-        body = Readiness(overall, Checks(primary, replica, redis, queue))
+        body = Readiness(overall, Checks(primary, replica, replicas, redis, queue))
         return Response(
             body,
             status_code=HTTP_503_SERVICE_UNAVAILABLE if overall == "down" else HTTP_200_OK,

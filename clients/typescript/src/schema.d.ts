@@ -431,7 +431,7 @@ export interface paths {
         };
         /**
          * Active categories
-         * @description The active category tree in display order: each root followed by its children (`parentId` links a child to its root). Cached for `CACHE_TTL_CATEGORIES` (1 h); `X-Cache` says whether this answer came from the cache.
+         * @description The active category tree in display order: each root followed by its children (`parentId` links a child to its root). Cached for `CACHE_TTL_CATEGORIES` (1 h); `X-Cache` says whether this answer came from the cache. `If-None-Match` → 304.
          */
         get: operations["listCategories"];
         put?: never;
@@ -471,7 +471,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Checks the primary, the replica (with its replay lag), Redis and the job queue, each `ok`, `degraded` or `down`. 503 only when the primary is down: without a replica or Redis the service still answers.
+         * @description Checks the primary, each replica (with its replay lag), Redis and the job queue, each `ok`, `degraded` or `down`. 503 only when the primary is down: without a replica or Redis the service still answers.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -737,7 +737,7 @@ export interface paths {
         };
         /**
          * Argentine provinces
-         * @description The 24 jurisdictions (23 provinces and CABA). `code` is the value the `province` filters take.
+         * @description The 24 jurisdictions (23 provinces and CABA). `code` is the value the `province` filters take. `If-None-Match` → 304.
          */
         get: operations["listProvinces"];
         put?: never;
@@ -890,6 +890,7 @@ export interface components {
             queue?: components["schemas"]["Check"] | null;
             redis?: components["schemas"]["Check"] | null;
             replica?: components["schemas"]["Check"] | null;
+            replicas?: components["schemas"]["ReplicaCheck"][] | null;
         };
         /** ConversationMessages */
         ConversationMessages: {
@@ -1146,6 +1147,14 @@ export interface components {
             phone?: string | null;
             /** @description A code from GET /api/provinces. */
             province?: string | null;
+        };
+        /** ReplicaCheck */
+        ReplicaCheck: {
+            detail?: string | null;
+            lagSeconds?: number | null;
+            name: string;
+            /** @enum {string} */
+            status: "ok" | "degraded" | "down";
         };
         /** ReportAccepted */
         ReportAccepted: {
@@ -1943,12 +1952,16 @@ export interface operations {
                 headers: {
                     /** @description How caches may keep it. */
                     "Cache-Control"?: string;
+                    /** @description `gzip` when `Accept-Encoding` accepts gzip (q > 0) and the body is 1 KB or more (the `ETag` then ends in `-gz`); absent: identity. */
+                    "Content-Encoding"?: string;
                     /** @description The representation's version (an ad: its revision). */
                     ETag?: string;
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    /** @description `Accept-Encoding`: the body's encoding follows that request header. */
+                    Vary?: string;
                     /** @description `hit` or `miss`: whether the origin's cache answered. */
                     "X-Cache"?: string;
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -2045,12 +2058,16 @@ export interface operations {
                 headers: {
                     /** @description How caches may keep it. */
                     "Cache-Control"?: string;
+                    /** @description `gzip` when `Accept-Encoding` accepts gzip (q > 0) and the body is 1 KB or more (the `ETag` then ends in `-gz`); absent: identity. */
+                    "Content-Encoding"?: string;
                     /** @description The representation's version (an ad: its revision). */
                     ETag?: string;
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    /** @description `Accept-Encoding`: the body's encoding follows that request header. */
+                    Vary?: string;
                     /** @description `hit` or `miss`: whether the origin's cache answered. */
                     "X-Cache"?: string;
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -3924,6 +3941,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description An `ETag` of an earlier answer (or a list of them, or `*`): 304 with no body when it is current. */
+                "If-None-Match"?: string | null;
                 /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
                 "X-Request-ID"?: string;
             };
@@ -3935,10 +3954,16 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description `gzip` when `Accept-Encoding` accepts gzip (q > 0) and the body is 1 KB or more (the `ETag` then ends in `-gz`); absent: identity. */
+                    "Content-Encoding"?: string;
+                    /** @description The representation's version (an ad: its revision). */
+                    ETag?: string;
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    /** @description `Accept-Encoding`: the body's encoding follows that request header. */
+                    Vary?: string;
                     /** @description `hit` or `miss`: whether the origin's cache answered. */
                     "X-Cache"?: string;
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -3948,6 +3973,14 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["CategoryRead"][];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current `ETag`. */
+            304: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
             429: {
@@ -5697,6 +5730,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description An `ETag` of an earlier answer (or a list of them, or `*`): 304 with no body when it is current. */
+                "If-None-Match"?: string | null;
                 /** @description Echoed back when at most 128 characters of `A-Z a-z 0-9 . _ : -`; otherwise another id is made. */
                 "X-Request-ID"?: string;
             };
@@ -5708,10 +5743,16 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description `gzip` when `Accept-Encoding` accepts gzip (q > 0) and the body is 1 KB or more (the `ETag` then ends in `-gz`); absent: identity. */
+                    "Content-Encoding"?: string;
+                    /** @description The representation's version (an ad: its revision). */
+                    ETag?: string;
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    /** @description `Accept-Encoding`: the body's encoding follows that request header. */
+                    Vary?: string;
                     /** @description `hit` or `miss`: whether the origin's cache answered. */
                     "X-Cache"?: string;
                     "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -5721,6 +5762,14 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProvinceRead"][];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current `ETag`. */
+            304: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Rate-limited: see `Retry-After`, `RateLimit-*` and `resetAt`. */
             429: {
