@@ -6,7 +6,9 @@
 #
 # Migrations are a release step, never part of start-up: `rural24 migrate` applies the Alembic
 # migrations and the reference data, is idempotent, and runs once per deploy before the new
-# instances take traffic (Render's preDeployCommand; elsewhere: `docker run --rm IMAGE rural24 migrate`).
+# instances take traffic (Render's preDeployCommand; elsewhere:
+# `docker run --rm --env-file prod.env IMAGE rural24 migrate`, with the service's variables:
+# production settings are checked whole, whatever the command).
 #
 # The `embedded` extra (pgserver, the development PostgreSQL) is deliberately left out: production
 # always has DATABASE_URL.

@@ -77,7 +77,15 @@ def queue_url(settings: Settings, primary_url: str) -> str:
 
 
 def build_queue(settings: Settings, primary_url: str, **kwargs: Any) -> Queue:
-    queue = Queue.from_url(queue_url(settings, primary_url), name=QUEUE_NAME, **kwargs)
+    url = queue_url(settings, primary_url)
+    if url.lower().startswith("unix://"):
+        # SAQ's Queue.from_url knows redis:// and postgres:// only; a Redis on a unix socket
+        # (REDIS_URL=unix://...) is a Redis queue all the same
+        from saq.queue.redis import RedisQueue
+
+        queue: Queue = RedisQueue.from_url(url, name=QUEUE_NAME, **kwargs)
+    else:
+        queue = Queue.from_url(url, name=QUEUE_NAME, **kwargs)
     queue.register_before_enqueue(_carry_request_id)
     return queue
 

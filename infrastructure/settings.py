@@ -102,12 +102,12 @@ class AppSettings(msgspec.Struct, frozen=True):
 class DatabaseSettings(msgspec.Struct, frozen=True):
     url: str | None
     """Primary (writes). ``None`` outside production means: start the embedded PostgreSQL."""
-    read_url: str | None
-    """Read replica. ``None``: reads go to the primary."""
+    read_urls: tuple[str, ...]
+    """Read replicas (``DATABASE_READ_URL``, comma-separated). Empty: reads go to the primary."""
     pool_size: int
     pool_timeout: float
     replica_max_lag: float
-    """Seconds of replay lag above which reads leave the replica for the primary."""
+    """Seconds of replay lag above which reads leave a replica (for another, or the primary)."""
     embedded_dir: Path
     echo: bool
 
@@ -181,7 +181,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "APP_NAME": "service name in logs and metrics (rural24)",
     "LOG_LEVEL": "DEBUG, INFO (default), WARNING, ERROR",
     "DATABASE_URL": "primary PostgreSQL URL; unset outside production = embedded PostgreSQL",
-    "DATABASE_READ_URL": "read replica URL; unset = reads go to the primary",
+    "DATABASE_READ_URL": "read replica URLs, comma-separated; unset = reads go to the primary",
     "DB_POOL_SIZE": "connections per process and engine (10)",
     "DB_POOL_TIMEOUT": "seconds to wait for a pooled connection (30)",
     "DB_REPLICA_MAX_LAG": "seconds of replica lag before reads fall back to the primary (5)",
@@ -218,7 +218,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "CACHE_TTL_AD": "ad detail cache lifetime (5m)",
     "AD_TTL_DAYS": "days an ad stays published before it expires (30)",
     "EMAIL_URL": "smtp://user:pass@host:port, smtps://… or console:// (default; refused in production)",
-    "ALLOW_CONSOLE_EMAIL": "production accepts EMAIL_URL=console:// (emails only logged, never sent) (false)",
+    "ALLOW_CONSOLE_EMAIL": "production accepts EMAIL_URL=console:// (never sent; recipient, subject logged) (false)",
     "MEDIA_STORAGE_URL": "where images go: file://<folder> (file://./media, default; refused in production) or s3://bucket/prefix",
     "ALLOW_LOCAL_MEDIA": "production accepts a file:// MEDIA_STORAGE_URL (one machine, a persistent disk) (false)",
     "AWS_ACCESS_KEY_ID": "S3 media: access key id (read by obstore; unset = its other credential sources)",
@@ -335,20 +335,28 @@ class _Env:
         value = self.raw(name)
         if value is None:
             return None
-        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
-        if scheme not in schemes:
-            msg = f"{name} is not valid: expected a URL starting with {' or '.join(s + '://' for s in schemes)}"
-            raise SettingsError(msg)
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
-        except ValueError:
-            msg = f"{name} is not valid: its host or port cannot be read"
-            raise SettingsError(msg) from None
-        if scheme in host and not parts.hostname:
-            msg = f"{name} is not valid: {scheme}:// needs a host, e.g. {scheme}://host:port"
-            raise SettingsError(msg)
-        return value
+        return _checked_url(name, value, schemes, host)
+
+    def urls(self, name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+        """Comma-separated URLs, each checked as :meth:`url` does; errors name the URL's position.
+        A piece without ``://`` continues the previous URL (a libpq host list ``h1,h2:5433``, or
+        a comma in a password)."""
+        value = self.raw(name)
+        if value is None:
+            return ()
+        pieces: list[str] = []
+        for position, piece in enumerate(value.split(","), start=1):
+            piece = piece.strip()
+            if not piece:
+                msg = f"{name} is not valid: URL {len(pieces) + 1} is empty (position {position} in the list)"
+                raise SettingsError(msg)
+            if "://" not in piece and pieces:
+                pieces[-1] = f"{pieces[-1]},{piece}"
+            else:
+                pieces.append(piece)
+        if len(pieces) == 1:
+            return (_checked_url(name, pieces[0], schemes, ()),)
+        return tuple(_checked_url(f"{name} (URL {i})", url, schemes, ()) for i, url in enumerate(pieces, start=1))
 
     def host(self, name: str, default: str) -> str:
         def parse(value: str) -> str:
@@ -357,6 +365,32 @@ class _Env:
             return value
 
         return self._parse(name, default, parse, "an IP address or host name such as 127.0.0.1 or 0.0.0.0")
+
+
+def _checked_url(name: str, value: str, schemes: tuple[str, ...], host: tuple[str, ...]) -> str:
+    """``value`` when it is a URL with one of ``schemes`` (and a host when its scheme is one of
+    ``host``); the message never repeats the value: URLs carry passwords."""
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in schemes:
+        msg = f"{name} is not valid: expected a URL starting with {' or '.join(s + '://' for s in schemes)}"
+        raise SettingsError(msg)
+    try:
+        parts = urlsplit(value)
+        hosts = parts.netloc.rpartition("@")[2]
+        if "," in hosts:  # a libpq host list, h1:5432,h2:5433: each port checked by hand
+            for one in hosts.split(","):
+                port = one.rpartition(":")[2] if ":" in one else "5432"
+                if not port.isdigit() or int(port) > 65535:
+                    raise ValueError(port)
+        else:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
+    except ValueError:
+        msg = f"{name} is not valid: its host or port cannot be read"
+        raise SettingsError(msg) from None
+    if scheme in host and not parts.hostname:
+        msg = f"{name} is not valid: {scheme}:// needs a host, e.g. {scheme}://host:port"
+        raise SettingsError(msg)
+    return value
 
 
 def _media_storage_url(env: _Env) -> str:
@@ -478,7 +512,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     allow_console_email = env.flag("ALLOW_CONSOLE_EMAIL", False)
     if production and email_url.lower().startswith("console:") and not allow_console_email:
         msg = (
-            "EMAIL_URL must be smtp:// or smtps:// when APP_ENV=production (console:// only logs the emails; "
+            "EMAIL_URL must be smtp:// or smtps:// when APP_ENV=production (console:// sends nothing; "
             "ALLOW_CONSOLE_EMAIL=true accepts that)"
         )
         raise SettingsError(msg)
@@ -508,7 +542,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         db=DatabaseSettings(
             url=database_url,
-            read_url=env.url("DATABASE_READ_URL", _PG_SCHEMES),
+            read_urls=env.urls("DATABASE_READ_URL", _PG_SCHEMES),
             pool_size=env.integer("DB_POOL_SIZE", 10, minimum=1),
             pool_timeout=env.number("DB_POOL_TIMEOUT", 30.0),
             replica_max_lag=env.number("DB_REPLICA_MAX_LAG", 5.0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from advanced_alchemy.extensions.litestar import (
@@ -38,6 +39,8 @@ def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfi
     and the plugin's default ``before_send`` handler closes the request's session (rolling back
     whatever no unit of work committed).
     """
+    if settings.echo:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
     return SQLAlchemyAsyncConfig(
         connection_string=sqlalchemy_url(url),
         engine_config=EngineConfig(
@@ -49,7 +52,9 @@ def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfi
             # asyncpg's connect waits 60 s by default: a host that drops packets must become a
             # 503 (``rural24.errors``) as soon as a refused one does, like the read side's pools.
             connect_args={"timeout": min(settings.pool_timeout, 10.0)},
-            echo=settings.echo,
+            # DB_ECHO: never SQLAlchemy's ``echo``, which adds a handler of its own (plain text,
+            # each statement twice); its logger at INFO instead, through our one JSON chain
+            echo=False,
             # statement values (emails, password hashes, message text) never reach an error's
             # text, and so never a log line or a CLI error
             hide_parameters=True,

@@ -33,8 +33,14 @@ def _settings(logs: Literal["stdout", "stderr"] = "stderr") -> Settings:
         sys.exit(2)
     from rural24.logs import configure_logging
 
-    configure_logging(settings.app.log_level, pretty=_pretty_logs(settings), stream=logs)
-    if context is not None and context.find_root().params.get("debug"):
+    debug = context is not None and bool(context.find_root().params.get("debug"))
+    level = settings.app.log_level
+    if logs == "stderr" and not debug and logging.getLevelName(level.upper()) < logging.WARNING:
+        # an operator command answers on stdout; its stderr stays empty unless something goes
+        # wrong (alembic's "Context impl PostgresqlImpl." and the like need --debug)
+        level = "WARNING"
+    configure_logging(level, pretty=_pretty_logs(settings), stream=logs)
+    if debug:
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.NOTSET)  # its plugins, announced
     return settings
 
@@ -113,6 +119,13 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool,
     from infrastructure.metrics_dir import prepare_multiprocess_dir, remove_multiprocess_dir
 
     workers = workers or settings.server.workers
+    if workers > 1 and settings.app.is_production and not settings.redis.enabled:
+        click.echo(
+            "rural24 serve: --workers above 1 needs REDIS_ENABLED=true when APP_ENV=production "
+            "(memory adapters are per process)",
+            err=True,
+        )
+        sys.exit(2)
     # Several workers add up their metrics in files of a private folder: it must be named before
     # anything imports prometheus_client, since granian forks the workers from this process.
     metrics_dir = prepare_multiprocess_dir(workers)
@@ -136,6 +149,9 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool,
         reload=reload,
         reload_paths=[*_source_folders(), *reload_dirs] if reload else None,
         reload_ignore_worker_failure=reload,  # a syntax error waits for the next save instead of stopping
+        # SIGTERM: a worker still starting (waiting on a database, say) is killed after 25 s rather
+        # than holding the shutdown forever; platforms send SIGKILL at 30 s (Render, Kubernetes)
+        workers_kill_timeout=25,
     )
     try:
         server.serve()
@@ -267,7 +283,7 @@ def doctor(url: str | None, seconds: float) -> None:
 
     click.echo(
         f"stage {stage} (Redis {'on' if settings.redis.enabled else 'off'}, "
-        f"replica {'on' if settings.db.read_url else 'off'}, {settings.server.workers} worker(s))"
+        f"replicas {len(settings.db.read_urls)}, {settings.server.workers} worker(s))"
     )
     click.echo(f"  requests/s        {show(seen.rps)}")
     click.echo(f"  p95 latency       {show(seen.p95_ms, ' ms', 0)}")

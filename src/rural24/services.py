@@ -102,7 +102,7 @@ def build_services(settings: Settings) -> Services:
     prefix = settings.app.name
     read_side = ReadSide(
         primary,
-        settings.db.read_url,
+        settings.db.read_urls,
         pool_size=settings.db.pool_size,
         pool_timeout=settings.db.pool_timeout,
         max_lag=settings.db.replica_max_lag,
@@ -181,13 +181,22 @@ def build_services(settings: Settings) -> Services:
 @contextlib.asynccontextmanager
 async def running_services(services: Services, *, session_events: bool = False) -> AsyncIterator[Services]:
     """Open the read side (and, for an API process, the session-event listener: one connection
-    that keeps this process's session marks current); close everything on the way out."""
+    that keeps this process's session marks current); close everything on the way out.
+
+    Outside the API (the worker, the CLI's admin commands) the channels are started here too, so
+    that what they publish (``session.ended`` after ``promote-admin``, say) reaches the API
+    instances' sockets through Redis; the API's own are started by its app, as a plugin."""
+    publisher = not session_events
     try:
         await services.read_side.start()
         if session_events:
             await services.authenticator.start()
+        if publisher:
+            await services.channels.__aenter__()
         yield services
     finally:
+        if publisher:
+            await services.channels.__aexit__(None, None, None)
         await services.jobs.disconnect()
         if session_events:
             await services.authenticator.close()

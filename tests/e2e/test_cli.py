@@ -56,6 +56,7 @@ async def test_migrate_seed_promote_and_emails(database: PgDatabase) -> None:
     migrated = run(database, "migrate")
     assert migrated.returncode == 0, migrated.stderr
     assert "migrated: 24 provinces" in migrated.stdout
+    assert migrated.stderr == ""  # no library chatter (alembic's INFO lines) unless --debug
 
     seeded = run(database, "seed", "--ads", "20", "--users", "10", "--no-progress")
     assert seeded.returncode == 0, seeded.stderr
@@ -64,6 +65,7 @@ async def test_migrate_seed_promote_and_emails(database: PgDatabase) -> None:
     promoted = run(database, "promote-admin", "demo1@rural24.test")
     assert promoted.returncode == 0, promoted.stderr
     assert "demo1@rural24.test is now an admin" in promoted.stdout
+    assert promoted.stderr == ""  # the sessions it ends are ended without a warning
     connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
     try:
         role = await connection.fetchval("SELECT role FROM users WHERE email = 'demo1@rural24.test'")
@@ -122,6 +124,17 @@ def test_serve_refuses_reload_in_production(database: PgDatabase) -> None:
     }
     line = assert_one_line_failure(run(database, "serve", "--reload", **production), "serve", status=2)
     assert "--reload" in line
+
+
+def test_serve_refuses_several_workers_without_redis_in_production(database: PgDatabase) -> None:
+    production = {
+        "APP_ENV": "production",
+        "FRONTEND_URL": "https://rural24.com.ar",
+        "EMAIL_URL": "smtp://smtp.example.com:25",
+        "MEDIA_STORAGE_URL": "s3://rural24-media/ads",
+    }
+    line = assert_one_line_failure(run(database, "serve", "--workers", "2", **production), "serve", status=2)
+    assert "REDIS_ENABLED" in line
 
 
 def test_serve_reload_restarts_the_workers_on_a_change(database: PgDatabase, tmp_path: Path) -> None:

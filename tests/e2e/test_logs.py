@@ -187,3 +187,25 @@ async def test_log_level_warning_drops_info_and_access_lines(server: tuple[Proce
     records = wait_for_line(process, {"level": "error", "request_id": "loud-1"})
     assert not [r for r in records if r["level"] in ("debug", "info")], records
     assert not any(r.get("request_id") == "quiet-1" for r in records)
+
+
+@pytest.mark.parametrize("server", [{"DB_ECHO": "true"}], indirect=True)
+async def test_db_echo_writes_statements_as_json_lines_without_their_values(server: tuple[Process, str]) -> None:
+    process, base = server
+    email = f"{uuid.uuid4().hex[:8]}@echo.com.ar"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        registered = await client.post(
+            "/api/auth/register",
+            json={"email": email, "password": PASSWORD, "name": "Eco"},
+            headers={"X-Request-ID": "echo-1"},
+        )
+    assert registered.status_code == 201, registered.text
+    records = wait_for_line(process, {"logger": "rural24.access", "request_id": "echo-1"})
+    statements = [r for r in records if r["logger"].startswith("sqlalchemy.engine")]
+    assert any("INSERT INTO users" in r["event"] for r in statements), statements
+    assert all(r.get("request_id") == "echo-1" for r in statements if "INSERT INTO users" in r["event"])
+    output = process.output()
+    # each statement once (SQLAlchemy's own echo handler would add a plain-text copy)
+    assert output.count("INSERT INTO users") == sum("INSERT INTO users" in r["event"] for r in statements)
+    assert email not in output
+    assert PASSWORD not in output

@@ -409,3 +409,14 @@ def test_every_deployed_command_exists_in_the_cli(dockerfile: list[tuple[str, st
         f"rural24 {sub} ({where})" for where, sub in _rural24_commands(dockerfile, blueprint) if sub not in available
     )
     assert not missing, f"commands the deployment runs that the CLI lacks: {missing}; it has {sorted(available)}"
+
+
+def test_metrics_token_is_generated_once_and_shared(blueprint: dict[str, Any]) -> None:
+    # /metrics is behind a bearer token in production: one generated value for the API and the worker
+    in_groups = [
+        entry for entries in _groups(blueprint).values() for entry in entries if entry["key"] == "METRICS_TOKEN"
+    ]
+    assert len(in_groups) == 1
+    assert in_groups[0].get("generateValue") is True
+    for kind in ("web", "worker"):
+        assert _effective_entries(blueprint, _only(_services(blueprint), kind)).get("METRICS_TOKEN") is in_groups[0]
