@@ -43,12 +43,12 @@ from domain.accounts.rules import is_valid_email, normalise_email, password_prob
 from domain.accounts.tokens import LIFETIMES, NewToken
 from domain.shared.emails import QueueEmail
 from domain.shared.errors import AccountGone
+from domain.shared.job_outbox import PURGE_MEDIA_JOB
 from domain.shared.structs import CamelStruct
 from domain.shared.unit_of_work import SEARCH, Command, Revocation, UnitOfWork, ad_key, user_key
 
 DELETED_AD_TITLE = "aviso eliminado"
 """The title left on a deleted account's ads (conversations about them still name them)."""
-PURGE_MEDIA_JOB = "purge_media"
 """The job that deletes media files whose rows are gone (``rural24.ads.image_jobs``)."""
 
 

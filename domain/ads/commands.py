@@ -29,6 +29,7 @@ from domain.ads.vocabulary import Condition, Currency, OwnerStatus, ReportReason
 from domain.catalog.provinces import ProvinceCode, province_problem
 from domain.shared.emails import QueueEmail
 from domain.shared.fields import Amount, Line, Prose, to_amount
+from domain.shared.job_outbox import PURGE_MEDIA_JOB
 from domain.shared.structs import CamelStruct
 from domain.shared.unit_of_work import SEARCH, Actor, Command, UnitOfWork, ad_key, user_key
 
@@ -262,12 +263,23 @@ async def renew_ad(command: Command[RenewAd], uow: UnitOfWork) -> AdChanged:
     return _changed(uow, ad, command.actor)
 
 
+_DELETE_IMAGES = text("DELETE FROM ad_images WHERE ad_id = :id RETURNING original_key, sizes")
+
+
 async def delete_ad(command: Command[DeleteAd], uow: UnitOfWork) -> AdChanged:
-    """Soft: the row stays, marked deleted (404 to everyone from then on)."""
+    """Soft: the row stays, marked deleted (404 to everyone from then on). Its images go: the rows
+    now, the files (original and sizes, on disk or in the bucket behind the CDN) by a job recorded
+    in this transaction."""
     ad = await _load_for_change(uow.session, command.actor, command.payload.ad_id)
     ad.deleted_at = uow.now
     ad.revision += 1
+    media: list[str] = []
+    for original, sizes in (await uow.session.execute(_DELETE_IMAGES, {"id": ad.id})).all():
+        media.append(original)
+        media.extend((sizes or {}).values())
     await uow.session.flush()
+    if media:
+        await uow.add_job(PURGE_MEDIA_JOB, key=f"purge-media:ad:{ad.id}", keys="\n".join(media))
     return _changed(uow, ad, command.actor)
 
 

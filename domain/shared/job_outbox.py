@@ -19,6 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from uuid_utils.compat import uuid7
 
+PURGE_MEDIA_JOB = "purge_media"
+"""Deletes media files whose rows are gone (a deleted ad's images, a deleted account's): two
+contexts queue it, the ads context runs it (``rural24.ads.image_jobs.purge_media``)."""
+
 
 class RecordedJob(msgspec.Struct, frozen=True):
     """One outbox row, as the dispatcher needs it. ``key`` is also the queue's job key, so a row

@@ -26,7 +26,7 @@ from infrastructure.jobs import build_queue, relay_outbox
 from infrastructure.media import InvalidMediaKey, LocalMediaStorage, MediaNotFound, MediaStorage, build_media_storage
 from infrastructure.settings import Settings
 from infrastructure.unit_of_work import Writes
-from rural24.ads.image_jobs import process_ad_image
+from rural24.ads.image_jobs import process_ad_image, purge_media
 from rural24.services import Services, build_services, running_services
 from tests.conftest import PgDatabase, assert_problem, make_settings
 from tests.e2e.processes import free_port
@@ -387,6 +387,35 @@ async def test_job_on_a_vanished_image_or_original(
     (media_root / f"originals/{ad_id}/{image_id}").unlink()
     assert await process_ad_image(job_context(worker), image_id=image_id) == "failed"
     assert (await image_rows(db, ad_id))[0]["error"] == "the uploaded original is missing"
+
+
+async def test_deleting_an_ad_purges_its_image_files_through_the_outbox(
+    client: AsyncTestClient[Litestar],
+    db: asyncpg.Connection,
+    worker: Services,
+    media_root: Path,
+    generations: Generations,
+) -> None:
+    owner, headers = await seller(client)
+    ad_id = await insert_ad(db, owner)
+    ready = (await upload(client, ad_id, headers, png())).json()["imageId"]
+    assert await process_ad_image(job_context(worker), image_id=ready) == "ready"
+    late = (await upload(client, ad_id, headers, png())).json()["imageId"]  # still processing
+    files = sorted(str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file())
+    assert len(files) == 4  # two originals, the first one's two sizes
+
+    assert (await client.delete(f"/api/ads/{ad_id}", headers=headers)).status_code == 204
+    assert await image_rows(db, ad_id) == []
+    job = await db.fetchrow("SELECT function, kwargs FROM job_outbox WHERE job_key = $1", f"purge-media:ad:{ad_id}")
+    assert job is not None
+    assert job["function"] == "purge_media"
+    keys = __import__("json").loads(job["kwargs"])["keys"]
+    assert sorted(keys.split("\n")) == files  # both originals and the sizes written so far
+
+    assert await purge_media(job_context(worker), keys=keys) == 4
+    # the image still processing finds its row gone and removes what it wrote itself
+    assert await process_ad_image(job_context(worker), image_id=late) == "missing"
+    assert not [p for p in media_root.rglob("*") if p.is_file()]
 
 
 # -- the local media storage -------------------------------------------------------------------

@@ -182,6 +182,14 @@ async def _process(writes: Writes, media: MediaStorage, image_id: UUID, image: I
         return await _finish(writes, image_id, error=str(exc)[:255])
     sizes = await _store(media, image.ad_id, image_id, rendered)
     status = await _finish(writes, image_id, sizes=sizes)
+    if status == "missing":
+        # the ad was deleted while this ran: its purge job knew only the original; these files
+        # (and the original, if the purge ran first) would be left behind
+        for key in (*sizes.values(), image.original_key):
+            with contextlib.suppress(Exception):
+                await media.delete(key)
+        logger.info("image %s: its ad was deleted meanwhile; the sizes written are deleted", image_id)
+        return status
     logger.info(
         "image %s %s: %d bytes → %s in %.0f ms",
         image_id,
