@@ -145,6 +145,9 @@ def _documented_header(name: str, description: str) -> ResponseHeader:
 
 ETAG = _documented_header("ETag", "The representation's version (an ad: its revision).")
 CACHE_CONTROL = _documented_header("Cache-Control", "How caches may keep it.")
+CDN_CACHE_CONTROL = _documented_header(
+    "CDN-Cache-Control", "How long a CDN in front may keep it (RFC 9213); other caches follow `Cache-Control`."
+)
 X_CACHE = _documented_header("X-Cache", "`hit` or `miss`: whether the origin's cache answered.")
 CONTENT_ENCODING = _documented_header(
     "Content-Encoding",

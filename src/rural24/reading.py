@@ -37,7 +37,16 @@ from infrastructure.database.reads import ReadSide
 from infrastructure.generations import Generations
 
 PUBLIC_CACHE = "public, s-maxage=300, stale-while-revalidate=600"
+PUBLIC_CDN_CACHE = "max-age=600"
+"""``CDN-Cache-Control`` (RFC 9213) of the public ad reads, as the original design has it: a CDN in
+front keeps a page or an ad 10 minutes, and shared caches that do not read it keep ``s-maxage``."""
 PRIVATE = "private, no-store"
+
+
+def make_private(response: Response[Any]) -> None:
+    """A response built as public, turned into the caller's own (after a write): no cache keeps it."""
+    response.headers["Cache-Control"] = PRIVATE
+    response.headers.pop("CDN-Cache-Control", None)
 
 
 class Freshness(msgspec.Struct, frozen=True):
@@ -227,6 +236,8 @@ def respond(
     headers = {"Vary": "Accept-Encoding", **(extra_headers or {})}
     if cache_control is not None:
         headers["Cache-Control"] = cache_control
+        if cache_control == PUBLIC_CACHE:
+            headers["CDN-Cache-Control"] = PUBLIC_CDN_CACHE
     body, etag = entry.body, entry.etag
     if status_code == HTTP_200_OK and entry.gzipped is not None and wants_gzip(request):
         body, etag = entry.gzipped, etag[:-1] + GZIP_TAG_SUFFIX + '"'

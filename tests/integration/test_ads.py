@@ -58,6 +58,7 @@ async def search(client: Client, **params: Any) -> dict[str, Any]:
     response = await client.get("/api/ads/search", params=params)
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "public, s-maxage=300, stale-while-revalidate=600"
+    assert response.headers["cdn-cache-control"] == "max-age=600"
     body: dict[str, Any] = response.json()
     return body
 
@@ -99,12 +100,15 @@ async def test_edits_status_and_delete_show_at_once_in_search_and_detail(client:
     ad = await publish(client, seller)
     detail = await client.get(f"/api/ads/{ad['id']}")
     assert detail.status_code == 200
+    assert detail.headers["cdn-cache-control"] == "max-age=600"
     assert (await client.get(f"/api/ads/{ad['id']}")).headers["x-cache"] == "hit"
     assert (await search(client, q="deutz"))["results"][0]["title"] == "Tractor Deutz AX 4.190 en Córdoba"
 
     changed = await client.patch(f"/api/ads/{ad['id']}", json={"title": "Tractor Deutz AX 4.190 impecable"},
                                  headers=auth(seller))  # fmt: skip
     assert changed.status_code == 200, changed.text
+    assert changed.headers["cache-control"] == "private, no-store"  # the writer's own view: no cache keeps it
+    assert "cdn-cache-control" not in changed.headers
     assert (await search(client, q="deutz"))["results"][0]["title"] == "Tractor Deutz AX 4.190 impecable"
     assert (await client.get(f"/api/ads/{ad['id']}")).json()["title"] == "Tractor Deutz AX 4.190 impecable"
 
@@ -117,6 +121,7 @@ async def test_edits_status_and_delete_show_at_once_in_search_and_detail(client:
     own = await client.get(f"/api/ads/{ad['id']}", headers=auth(seller))
     assert own.status_code == 200
     assert own.headers["cache-control"] == "private, no-store"
+    assert "cdn-cache-control" not in own.headers
     mine = await client.get("/api/me/ads", headers=auth(seller))
     assert [a["status"] for a in mine.json()] == ["paused"]
 

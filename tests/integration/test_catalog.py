@@ -32,6 +32,7 @@ async def test_categories_are_served_from_the_cache_the_second_time(client: Asyn
     assert second.headers["x-cache"] == "hit"
     assert first.content == second.content
     assert "s-maxage=3600" in second.headers["cache-control"]
+    assert second.headers["cdn-cache-control"] == "max-age=3600"
 
 
 async def test_provinces_are_the_24_jurisdictions(client: AsyncTestClient[Litestar]) -> None:

@@ -1950,6 +1950,8 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description How long a CDN in front may keep it (RFC 9213); other caches follow `Cache-Control`. */
+                    "CDN-Cache-Control"?: string;
                     /** @description How caches may keep it. */
                     "Cache-Control"?: string;
                     /** @description `gzip` when `Accept-Encoding` accepts gzip (q > 0) and the body is 1 KB or more (the `ETag` then ends in `-gz`); absent: identity. */
@@ -2056,6 +2058,8 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description How long a CDN in front may keep it (RFC 9213); other caches follow `Cache-Control`. */
+                    "CDN-Cache-Control"?: string;
                     /** @description How caches may keep it. */
                     "Cache-Control"?: string;
                     /** @description `gzip` when `Accept-Encoding` accepts gzip (q > 0) and the body is 1 KB or more (the `ETag` then ends in `-gz`); absent: identity. */
@@ -3954,6 +3958,8 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description How long a CDN in front may keep it (RFC 9213); other caches follow `Cache-Control`. */
+                    "CDN-Cache-Control"?: string;
                     /** @description `gzip` when `Accept-Encoding` accepts gzip (q > 0) and the body is 1 KB or more (the `ETag` then ends in `-gz`); absent: identity. */
                     "Content-Encoding"?: string;
                     /** @description The representation's version (an ad: its revision). */
@@ -5743,6 +5749,8 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description How long a CDN in front may keep it (RFC 9213); other caches follow `Cache-Control`. */
+                    "CDN-Cache-Control"?: string;
                     /** @description `gzip` when `Accept-Encoding` accepts gzip (q > 0) and the body is 1 KB or more (the `ETag` then ends in `-gz`); absent: identity. */
                     "Content-Encoding"?: string;
                     /** @description The representation's version (an ad: its revision). */

@@ -92,6 +92,7 @@ from rural24.dependencies import Commands
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
 from rural24.openapi import (
     CACHE_CONTROL,
+    CDN_CACHE_CONTROL,
     CONTENT_ENCODING,
     ETAG,
     LOCATION,
@@ -112,6 +113,7 @@ from rural24.reading import (
     answer,
     content_etag,
     if_match_revision,
+    make_private,
     respond,
     revision_etag,
 )
@@ -210,7 +212,7 @@ async def _detail_response(
 async def _private_detail(request: Request[Any, Any, Any], ads: AdsPorts, ad_id: UUID) -> Response[AdDetail]:
     """After a change: the caller's fresh view of the ad, never stored by shared caches."""
     response = await _detail_response(request, ads, ad_id)
-    response.headers["Cache-Control"] = PRIVATE
+    make_private(response)
     return response  # type: ignore[return-value]  # pre-encoded AdDetail
 
 
@@ -253,7 +255,7 @@ class AdsController(Controller):
             changed = await commands.handle(publish_ad, Command(actor, payload))
             response = await _detail_response(request, ads, changed.ad_id, HTTP_201_CREATED)
             response.headers["Location"] = f"/api/ads/{changed.ad_id}"
-            response.headers["Cache-Control"] = PRIVATE
+            make_private(response)
             return response  # type: ignore[return-value]  # pre-encoded AdDetail
 
         return await idempotent(
@@ -269,7 +271,7 @@ class AdsController(Controller):
             "optional",
             errors=(422,),
             not_modified=True,
-            headers=(ETAG, CACHE_CONTROL, X_CACHE, CONTENT_ENCODING, VARY),
+            headers=(ETAG, CACHE_CONTROL, CDN_CACHE_CONTROL, X_CACHE, CONTENT_ENCODING, VARY),
         ),
         description=(
             "Only active, unexpired, non-suspended ads of non-blocked sellers. `q` is Spanish full text, "
@@ -351,7 +353,7 @@ class AdsController(Controller):
             "optional",
             errors=(404,),
             not_modified=True,
-            headers=(ETAG, CACHE_CONTROL, X_CACHE, CONTENT_ENCODING, VARY),
+            headers=(ETAG, CACHE_CONTROL, CDN_CACHE_CONTROL, X_CACHE, CONTENT_ENCODING, VARY),
         ),
         description=(
             "With images and a seller summary. Deleted, suspended or non-active ads are 404 except to "

@@ -22,7 +22,7 @@ from domain.shared.ports import ReadConnection
 from infrastructure.cache import CachedBody
 from infrastructure.settings import Settings
 from rural24.auth import PUBLIC
-from rural24.openapi import CONTENT_ENCODING, ETAG, VARY, X_CACHE, IfNoneMatch, documented
+from rural24.openapi import CDN_CACHE_CONTROL, CONTENT_ENCODING, ETAG, VARY, X_CACHE, IfNoneMatch, documented
 from rural24.reading import ANY_REPLICA, Reads, Snapshot, content_etag, respond
 
 _encoder = msgspec.json.Encoder()
@@ -45,9 +45,10 @@ def _encoded(value: object) -> CachedBody:
     return CachedBody.build(body, content_etag(body))
 
 
-def _cached_json(request: Request[Any, Any, Any], entry: CachedBody, cached: bool) -> Response[bytes]:
-    # Cache-Control: the route's own (cache_control=…)
-    return respond(request, entry, None, extra_headers={"X-Cache": "hit" if cached else "miss"})
+def _cached_json(request: Request[Any, Any, Any], entry: CachedBody, cached: bool, cdn: str) -> Response[bytes]:
+    # Cache-Control: the route's own (cache_control=…); CDN-Cache-Control (RFC 9213): as long as s-maxage
+    headers = {"X-Cache": "hit" if cached else "miss", "CDN-Cache-Control": cdn}
+    return respond(request, entry, None, extra_headers=headers)
 
 
 class CatalogController(Controller):
@@ -57,7 +58,12 @@ class CatalogController(Controller):
     @get(
         "/api/categories",
         summary="Active categories",
-        **documented("listCategories", "public", not_modified=True, headers=(ETAG, X_CACHE, CONTENT_ENCODING, VARY)),
+        **documented(
+            "listCategories",
+            "public",
+            not_modified=True,
+            headers=(ETAG, X_CACHE, CDN_CACHE_CONTROL, CONTENT_ENCODING, VARY),
+        ),
         description=(
             "The active category tree in display order: each root followed by its children "
             "(`parentId` links a child to its root). Cached for `CACHE_TTL_CATEGORIES` (1 h); "
@@ -75,12 +81,17 @@ class CatalogController(Controller):
             return _encoded(await list_categories(ListCategories(), db))
 
         entry, cached = await catalog.reads.cached(_CATEGORIES, catalog.settings.cache.categories_ttl, load)
-        return _cached_json(request, entry, cached)  # type: ignore[return-value]  # pre-encoded list[CategoryRead]
+        return _cached_json(request, entry, cached, "max-age=3600")  # type: ignore[return-value]  # pre-encoded
 
     @get(
         "/api/provinces",
         summary="Argentine provinces",
-        **documented("listProvinces", "public", not_modified=True, headers=(ETAG, X_CACHE, CONTENT_ENCODING, VARY)),
+        **documented(
+            "listProvinces",
+            "public",
+            not_modified=True,
+            headers=(ETAG, X_CACHE, CDN_CACHE_CONTROL, CONTENT_ENCODING, VARY),
+        ),
         description=(
             "The 24 jurisdictions (23 provinces and CABA). `code` is the value the `province` filters take. "
             "`If-None-Match` → 304."
@@ -97,4 +108,4 @@ class CatalogController(Controller):
             return _encoded(await list_provinces(ListProvinces(), db))
 
         entry, cached = await catalog.reads.cached(_PROVINCES, catalog.settings.cache.categories_ttl, load)
-        return _cached_json(request, entry, cached)  # type: ignore[return-value]
+        return _cached_json(request, entry, cached, "max-age=86400")  # type: ignore[return-value]
