@@ -26,8 +26,14 @@ docs-ui:  ## build the pinned API reference bundle served at /schema
 	npm ci --prefix $(DOCS_UI) --ignore-scripts --no-audit --no-fund --loglevel=error
 	npm run --prefix $(DOCS_UI) vendor
 
+# Two pytest-xdist workers (TEST_WORKERS): much of the suite waits on processes and servers (a dead
+# worker's heartbeat lapsing, granian starting), so two share the cores well. Each worker has its own
+# throwaway PostgreSQL pair and Redis; --dist loadfile keeps a module's shared fixtures (the search-plan
+# test's 100 000 ads) built once. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 test: .venv/.synced  ## the whole suite: unit, integration (real PostgreSQL primary + replica, Redis), e2e
-	.venv/bin/pytest
+	.venv/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: .venv/.synced
 	.venv/bin/ruff check .
