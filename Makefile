@@ -28,12 +28,13 @@ docs-ui:  ## build the pinned API reference bundle served at /schema
 
 # Two pytest-xdist workers (TEST_WORKERS): much of the suite waits on processes and servers (a dead
 # worker's heartbeat lapsing, granian starting), so two share the cores well. Each worker has its own
-# throwaway PostgreSQL pair and Redis; --dist loadfile keeps a module's shared fixtures (the search-plan
-# test's 100 000 ads) built once. TEST_WORKERS=0 runs in one process.
+# throwaway PostgreSQL pair and Redis. Not --dist loadfile/loadscope/loadgroup: they key tests by node
+# id, and schemathesis's share one, so they silently ran 2 of 45 (tests/conftest.py now fails a run in
+# which a collected test never reports). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
 test: .venv/.synced  ## the whole suite: unit, integration (real PostgreSQL primary + replica, Redis), e2e
-	.venv/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	.venv/bin/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: .venv/.synced
 	.venv/bin/ruff check .

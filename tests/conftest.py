@@ -208,9 +208,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not services_required():
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+    if reporter is None:
+        return
+    skipped = len(reporter.stats.get("skipped", []))
     if skipped:
         print(f"\n{skipped} test(s) skipped while {REQUIRE_SERVICES_ENV}=1: failing the run")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    # Every collected test must report: an xdist scheduler once dropped schemathesis's tests
+    # without a word (--dist loadfile), and the run looked green.
+    outcomes = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
+    # (counted, not keyed by node id: schemathesis's tests share one, which is what that scheduler tripped on)
+    reported = sum(
+        1
+        for key in outcomes
+        for r in reporter.stats.get(key, [])
+        if isinstance(r, pytest.TestReport) and (r.when == "call" or key in ("skipped", "error"))
+    )
+    collected = session.testscollected
+    if not session.config.option.collectonly and collected and reported < collected and not session.shouldfail:
+        print(f"\n{collected - reported} of {collected} collected test(s) never reported: failing the run")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
