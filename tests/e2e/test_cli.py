@@ -31,6 +31,15 @@ def _env(database: PgDatabase) -> dict[str, str]:
     }
 
 
+PRODUCTION = {
+    "APP_ENV": "production",
+    "FRONTEND_URL": "https://rural24.com.ar",
+    "EMAIL_URL": "smtp://smtp.example.com:25",
+    "MEDIA_STORAGE_URL": "s3://rural24-media/ads",
+}
+"""Production settings that pass validation (no server is reached before the refusals tested)."""
+
+
 def run(database: PgDatabase, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SCRIPT), *args], env=_env(database) | extra, capture_output=True, text=True, timeout=120, check=False
@@ -116,24 +125,12 @@ def test_a_bad_setting_or_option_is_one_line_before_anything_starts(
 
 
 def test_serve_refuses_reload_in_production(database: PgDatabase) -> None:
-    production = {
-        "APP_ENV": "production",
-        "FRONTEND_URL": "https://rural24.com.ar",
-        "EMAIL_URL": "smtp://smtp.example.com:25",
-        "MEDIA_STORAGE_URL": "s3://rural24-media/ads",
-    }
-    line = assert_one_line_failure(run(database, "serve", "--reload", **production), "serve", status=2)
+    line = assert_one_line_failure(run(database, "serve", "--reload", **PRODUCTION), "serve", status=2)
     assert "--reload" in line
 
 
 def test_serve_refuses_several_workers_without_redis_in_production(database: PgDatabase) -> None:
-    production = {
-        "APP_ENV": "production",
-        "FRONTEND_URL": "https://rural24.com.ar",
-        "EMAIL_URL": "smtp://smtp.example.com:25",
-        "MEDIA_STORAGE_URL": "s3://rural24-media/ads",
-    }
-    line = assert_one_line_failure(run(database, "serve", "--workers", "2", **production), "serve", status=2)
+    line = assert_one_line_failure(run(database, "serve", "--workers", "2", **PRODUCTION), "serve", status=2)
     assert "REDIS_ENABLED" in line
 
 
