@@ -29,6 +29,7 @@ from domain.shared.job_outbox import (
     undispatched_jobs,
 )
 from infrastructure.database.urls import asyncpg_dsn
+from infrastructure.redis import is_sentinel_url, redis_client
 from infrastructure.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -78,12 +79,13 @@ def queue_url(settings: Settings, primary_url: str) -> str:
 
 def build_queue(settings: Settings, primary_url: str, **kwargs: Any) -> Queue:
     url = queue_url(settings, primary_url)
-    if url.lower().startswith("unix://"):
+    if url.lower().startswith("unix://") or is_sentinel_url(url):
         # SAQ's Queue.from_url knows redis:// and postgres:// only; a Redis on a unix socket
-        # (REDIS_URL=unix://...) is a Redis queue all the same
+        # (REDIS_URL=unix://...) is a Redis queue all the same, and through Sentinel the queue's
+        # client follows a failover like every other Redis client of the service
         from saq.queue.redis import RedisQueue
 
-        queue: Queue = RedisQueue.from_url(url, name=QUEUE_NAME, **kwargs)
+        queue: Queue = RedisQueue(redis_client(url, socket_connect_timeout=2.0), name=QUEUE_NAME, **kwargs)
     else:
         queue = Queue.from_url(url, name=QUEUE_NAME, **kwargs)
     queue.register_before_enqueue(_carry_request_id)

@@ -22,8 +22,9 @@ from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.channels.subscriber import Subscriber
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from infrastructure.redis import close_client, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class ResilientRedisPubSubBackend(RedisChannelsPubSubBackend):
     def __init__(self, url: str) -> None:
         # Its own client: the subscription holds one connection for good, and reads block on it
         # (with their own timeout, so no socket_timeout is needed for them).
-        client = Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30)
+        client = redis_client(url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30)
         super().__init__(redis=client)
         self.client = client
 
@@ -101,7 +102,7 @@ class ResilientRedisPubSubBackend(RedisChannelsPubSubBackend):
         try:
             await super().on_shutdown()
         finally:
-            await self.client.aclose()
+            await close_client(self.client)
 
 
 class UserChannelsPlugin(ChannelsPlugin):

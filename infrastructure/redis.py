@@ -1,10 +1,146 @@
-"""One Redis client per process, created on first use (never at import)."""
+"""One Redis client per process, created on first use (never at import), on one server or through
+Sentinel.
+
+``REDIS_URL`` takes redis-py's own forms (``redis://``, ``rediss://``, ``unix://``) for one server,
+and one more for high availability (stage 3)::
+
+    redis+sentinel://[[user]:password@]host:26379[,host2:26379,...]/service[/db][?sentinel_password=...]
+
+``service`` is the name the Sentinels monitor (``sentinel monitor <service> ...``); the password in
+the URL is the Redis servers' own (``requirepass``/ACL), ``sentinel_password`` the Sentinels' when
+they have one. Every client the service makes (stores, cache, generations, limiter scripts,
+sessions, pub/sub, the SAQ queue) comes from :func:`redis_client`, so all of them ask the Sentinels
+where the master is whenever they open a connection: after a failover the next connection goes to
+the promoted replica, without a restart (redis-py's ``SentinelConnectionPool``). Connections to the
+old master fail (and are dropped) in the meantime, which the service treats like any Redis outage.
+
+Redis Cluster is not supported: the limiter's and the generations' scripts touch several keys
+per call, which Cluster allows only within one hash slot, and Litestar's stores and channels
+assume one keyspace. Sentinel gives what stage 3 asks of Redis (surviving the loss of a server);
+the data set (caches, counters, sessions) fits one server by orders of magnitude.
+"""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from infrastructure.settings import RedisSettings
+from redis.asyncio import Redis
+from redis.asyncio.sentinel import Sentinel
+
+if TYPE_CHECKING:
+    from infrastructure.settings import RedisSettings
+
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+
+
+class RedisUrlError(ValueError):
+    """A ``REDIS_URL`` that names Sentinels but cannot be read; ``str()`` says what is wrong."""
+
+
+@dataclass(frozen=True)
+class SentinelAddress:
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    sentinel_password: str | None = None
+    ssl: bool = False
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in SENTINEL_SCHEMES
+
+
+def parse_sentinel_url(url: str) -> SentinelAddress:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in SENTINEL_SCHEMES:
+        raise RedisUrlError(f"not a Sentinel URL (scheme {parts.scheme!r}; expected redis+sentinel://)")
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    sentinels: list[tuple[str, int]] = []
+    for item in hosts.split(","):
+        host, colon, port = item.strip().rpartition(":")
+        if not colon:
+            host, port = item.strip(), "26379"
+        host = host.strip("[]")  # an IPv6 address in brackets
+        if not host or not port.isdigit():
+            raise RedisUrlError(f"REDIS_URL: Sentinel address {item!r} is not host:port")
+        sentinels.append((host, int(port)))
+    path = [segment for segment in parts.path.split("/") if segment]
+    if not path or len(path) > 2:
+        raise RedisUrlError("REDIS_URL: a Sentinel URL ends in /<service>[/<db>] (the name the Sentinels monitor)")
+    if len(path) == 2 and not path[1].isdigit():
+        raise RedisUrlError(f"REDIS_URL: database {path[1]!r} is not a number")
+    username = password = None
+    if userinfo:
+        user, colon, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if colon else None
+    query = parse_qs(parts.query)
+    unknown = sorted(set(query) - {"sentinel_password"})
+    if unknown:
+        raise RedisUrlError(f"REDIS_URL: unknown Sentinel option(s) {', '.join(unknown)}")
+    sentinel_password = query.get("sentinel_password", [None])[-1]
+    return SentinelAddress(
+        sentinels=tuple(sentinels),
+        service=unquote(path[0]),
+        db=int(path[1]) if len(path) == 2 else 0,
+        username=username,
+        password=password,
+        sentinel_password=sentinel_password,
+        ssl=parts.scheme.lower().startswith("rediss"),
+    )
+
+
+def redis_client(url: str, **options: Any) -> Redis:
+    """A client of the Redis at ``url`` (one server, or the master the Sentinels name).
+
+    ``options`` are redis-py connection options (timeouts, health checks); through Sentinel they
+    apply to the connections to the master, and the Sentinels are asked with the same timeouts.
+    """
+    if not is_sentinel_url(url):
+        return cast("Redis", Redis.from_url(url, **options))
+    address = parse_sentinel_url(url)
+    timeouts = {key: options[key] for key in ("socket_timeout", "socket_connect_timeout") if key in options}
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(address.sentinels),
+        sentinel_kwargs={**timeouts, "password": address.sentinel_password},
+        db=address.db,
+        username=address.username,
+        password=address.password,
+        ssl=address.ssl,
+        **options,
+    )
+    client = cast("Redis", sentinel.master_for(address.service))
+    # the client owns its pool (closed by aclose); the Sentinels' clients are closed with it
+    _SENTINELS[id(client)] = sentinel
+    return client
+
+
+_SENTINELS: dict[int, Sentinel] = {}
+
+
+async def close_client(client: Redis) -> None:
+    """Close ``client`` and, when it came through Sentinel, its connections to the Sentinels."""
+    try:
+        await client.aclose()
+    finally:
+        sentinel = _SENTINELS.pop(id(client), None)
+        if sentinel is not None:
+            for one in sentinel.sentinels:
+                await one.aclose()
+
+
+def describe(url: str) -> str:
+    """Where ``url`` points, without its password: for readiness, logs and ``doctor``."""
+    if is_sentinel_url(url):
+        address = parse_sentinel_url(url)
+        hosts = ",".join(f"{host}:{port}" for host, port in address.sentinels)
+        return f"sentinel {address.service} via {hosts}"
+    parts = urlsplit(url)
+    return f"single server {parts.hostname or parts.path}" + (f":{parts.port}" if parts.port else "")
 
 
 class RedisConnection:
@@ -18,7 +154,7 @@ class RedisConnection:
     def client(self) -> Redis:
         if self._client is None:
             # Short timeouts: a Redis that stops answering must degrade a request, not hang it.
-            self._client = Redis.from_url(
+            self._client = redis_client(
                 self._url,
                 socket_timeout=2.0,
                 socket_connect_timeout=2.0,
@@ -30,7 +166,15 @@ class RedisConnection:
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 
+    @property
+    def master(self) -> str | None:
+        """Through Sentinel, the master the last connection went to (``host:port``), else ``None``."""
+        if self._client is None or not is_sentinel_url(self._url):
+            return None
+        address = getattr(self._client.connection_pool, "master_address", None)
+        return f"{address[0]}:{address[1]}" if address else None
+
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await close_client(self._client)
             self._client = None

@@ -194,7 +194,9 @@ KNOWN_VARIABLES: dict[str, str] = {
     "SESSION_STRATEGY": "jwt (default) or redis",
     "SESSION_TTL": "session lifetime (7d)",
     "REDIS_ENABLED": "move stores, rate limits, sessions, pub/sub and jobs to Redis (false)",
-    "REDIS_URL": "Redis URL (redis://127.0.0.1:6379/0)",
+    "REDIS_URL": (
+        "Redis URL (redis://127.0.0.1:6379/0); through Sentinel: redis+sentinel://host:26379,host2:26379/service[/db]"
+    ),
     "QUEUE_URL": "SAQ queue URL; unset = Redis when enabled, else the primary database",
     "FRONTEND_URL": (
         "allowed CORS origins, comma-separated; the first is where account emails link (required in production)"
@@ -367,6 +369,22 @@ class _Env:
         return self._parse(name, default, parse, "an IP address or host name such as 127.0.0.1 or 0.0.0.0")
 
 
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
+
+
+def _sentinel_checked(name: str, url: str) -> str:
+    """``url``, read as a Sentinel address when it is one (hosts, service, database): a mistake in
+    it is a settings error at start, not a failure at the first Redis call."""
+    from infrastructure.redis import RedisUrlError, is_sentinel_url, parse_sentinel_url
+
+    if is_sentinel_url(url):
+        try:
+            parse_sentinel_url(url)
+        except RedisUrlError as exc:
+            raise SettingsError(str(exc).replace("REDIS_URL", name)) from None
+    return url
+
+
 def _checked_url(name: str, value: str, schemes: tuple[str, ...], host: tuple[str, ...]) -> str:
     """``value`` when it is a URL with one of ``schemes`` (and a host when its scheme is one of
     ``host``); the message never repeats the value: URLs carry passwords."""
@@ -480,9 +498,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret = secrets.token_urlsafe(48) if ephemeral else development_jwt_secret(embedded_dir.parent)
 
     redis_enabled = env.flag("REDIS_ENABLED", False)
-    redis_url = (
-        env.url("REDIS_URL", ("redis", "rediss", "unix"), host=("redis", "rediss")) or "redis://127.0.0.1:6379/0"
-    )
+    redis_url = env.url("REDIS_URL", _REDIS_SCHEMES, host=("redis", "rediss")) or "redis://127.0.0.1:6379/0"
+    redis_url = _sentinel_checked("REDIS_URL", redis_url)
+    queue_url = env.url("QUEUE_URL", (*_PG_SCHEMES, *_REDIS_SCHEMES), host=("redis", "rediss"))
     if production and redis_enabled and env.raw("REDIS_URL") is None:
         msg = "REDIS_URL is required when REDIS_ENABLED=true and APP_ENV=production"
         raise SettingsError(msg)
@@ -578,7 +596,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             max_upload_body=env.integer("MAX_UPLOAD_BODY", 10 * 1024 * 1024, minimum=1024),
             worker_metrics_port=env.integer("WORKER_METRICS_PORT", 9108 if production else 0, maximum=65535),
         ),
-        queue=QueueSettings(url=env.url("QUEUE_URL", (*_PG_SCHEMES, "redis", "rediss"), host=("redis", "rediss"))),
+        queue=QueueSettings(url=_sentinel_checked("QUEUE_URL", queue_url) if queue_url else None),
     )
 
 

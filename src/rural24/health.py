@@ -101,7 +101,9 @@ async def _check_redis(services: Services) -> Check | None:
             await services.redis.ping()
     except Exception as exc:
         return Check("down", detail=type(exc).__name__)
-    return Check("ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))
+    master = services.redis.master  # through Sentinel: which server answered
+    detail = f"master {master}" if master else None
+    return Check("ok", latency_ms=round((time.perf_counter() - started) * 1000, 2), detail=detail)
 
 
 async def _check_queue(services: Services) -> Check:

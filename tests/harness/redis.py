@@ -36,6 +36,7 @@ __all__ = [
     "RedisServerError",
     "RedisService",
     "RedisUnavailable",
+    "SentinelSet",
     "redis_unavailable_reason",
     "start_redis",
 ]
@@ -93,12 +94,24 @@ class RedisServer:
     the server back where clients expect it (empty: nothing is persisted).
     """
 
-    def __init__(self, *, port: int | None = None, binary: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        binary: str | Path | None = None,
+        config: str | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        """``config``: the text of a configuration file (a Sentinel's must be a writable file:
+        it rewrites it); ``args``: more command-line options, e.g. ``("--replicaof", host, port)``
+        or ``("--sentinel",)``."""
         found = str(binary) if binary is not None else shutil.which("redis-server")
         if found is None:
             msg = "redis-server is not on PATH"
             raise RedisUnavailable(msg)
         self.binary = found
+        self.config = config
+        self.args = args
         self.port = port or _free_port()
         self._port_is_fixed = port is not None
         self.tmp_dir: Path | None = None
@@ -198,8 +211,13 @@ class RedisServer:
     def _spawn(self) -> None:
         assert self.tmp_dir is not None
         assert self.log_file is not None
-        argv = [
-            self.binary,
+        argv = [self.binary]
+        if self.config is not None:
+            config = self.tmp_dir / "redis.conf"
+            if not config.exists():  # a restart keeps what the server rewrote into it
+                config.write_text(self.config)
+            argv.append(str(config))
+        argv += [
             "--port",
             str(self.port),
             "--bind",
@@ -214,6 +232,7 @@ class RedisServer:
             str(self.tmp_dir),
             "--logfile",
             "",  # log to stdout, which goes to the log file below
+            *self.args,
         ]
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
@@ -287,3 +306,104 @@ def start_redis(timeout: float = 10.0) -> RedisService:
     finally:
         client.close()  # type: ignore[no-untyped-call]
     return RedisService(server.url, server)
+
+
+class SentinelSet:
+    """Redis high availability on loopback, for failover tests: a master, one replica and three
+    Sentinels (``redis-server --sentinel``, as Debian's ``redis-sentinel`` runs it) monitoring
+    them as ``service``, quorum 2, the master judged down after ``down_after_ms``.
+
+    :meth:`start` returns once the replica is in sync and every Sentinel knows the replica and
+    the two other Sentinels (without which no failover can be agreed); :meth:`kill_master` and
+    :meth:`wait_failover` drive the failover.
+    """
+
+    def __init__(self, service: str = "rural24", down_after_ms: int = 1000) -> None:
+        # no 5 s wait before a replica's first (diskless) sync
+        self.master = RedisServer(args=("--repl-diskless-sync-delay", "0"))
+        self.service = service
+        self.down_after_ms = down_after_ms
+        self.replica: RedisServer | None = None
+        self.sentinels: list[RedisServer] = []
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"{HOST}:{sentinel.port}" for sentinel in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.service}/0"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.master.start()
+        self.replica = RedisServer(args=("--replicaof", HOST, str(self.master.port), "--repl-diskless-sync-delay", "0"))
+        self.replica.start()
+        config = (
+            f"sentinel monitor {self.service} {HOST} {self.master.port} 2\n"
+            f"sentinel down-after-milliseconds {self.service} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {self.service} 10000\n"
+        )
+        self.sentinels = [RedisServer(config=config, args=("--sentinel",)) for _ in range(3)]
+        for sentinel in self.sentinels:
+            sentinel.start()
+        deadline = time.monotonic() + timeout
+        replica = redis.Redis(host=HOST, port=self.replica.port, socket_timeout=2)
+        try:
+            while replica.info("replication").get("master_link_status") != "up":
+                self._before(deadline, "the replica did not sync with the master")
+        finally:
+            replica.close()
+        for sentinel in self.sentinels:
+            client = redis.Redis(host=HOST, port=sentinel.port, socket_timeout=2)
+            try:
+                while True:
+                    state = client.sentinel_master(self.service)
+                    if int(state["num-slaves"]) >= 1 and int(state["num-other-sentinels"]) >= 2:
+                        break
+                    self._before(deadline, f"Sentinel {sentinel.port} does not see the replica and its peers")
+            finally:
+                client.close()
+
+    def master_port(self) -> int:
+        """The master's port as the first Sentinel that answers names it."""
+        for sentinel in self.sentinels:
+            client = redis.Redis(host=HOST, port=sentinel.port, socket_timeout=2)
+            try:
+                _, port = client.sentinel_get_master_addr_by_name(self.service)
+                return int(port)
+            except redis.RedisError:
+                continue
+            finally:
+                client.close()
+        msg = "no Sentinel answers"
+        raise RedisServerError(msg)
+
+    def wait_replicated(self) -> None:
+        """Block until the replica has everything written to the master so far (``WAIT``)."""
+        client = redis.Redis(host=HOST, port=self.master.port, socket_timeout=10)
+        try:
+            acknowledged = client.wait(1, 5000)
+        finally:
+            client.close()
+        if acknowledged < 1:
+            msg = "the replica did not acknowledge the master's writes within 5 s"
+            raise RedisServerError(msg)
+
+    def kill_master(self) -> None:
+        self.master.kill()
+
+    def wait_failover(self, timeout: float = 30.0) -> int:
+        """Block until the Sentinels name the replica as master; its port."""
+        assert self.replica is not None
+        deadline = time.monotonic() + timeout
+        while self.master_port() != self.replica.port:
+            self._before(deadline, "the Sentinels did not promote the replica")
+        return self.replica.port
+
+    def _before(self, deadline: float, what: str) -> None:
+        if time.monotonic() >= deadline:
+            logs = "\n".join(server.log_tail(10) for server in (*self.sentinels, self.master))
+            raise RedisServerError(f"{what}\n{logs}")
+        time.sleep(POLL_INTERVAL)
+
+    def stop(self) -> None:
+        for server in (*self.sentinels, self.replica, self.master):
+            if server is not None:
+                server.stop()
