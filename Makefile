@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test lint format worker migrate seed bench explain-1m fuzz openapi hostile-report client client-check docs-ui clean
+.PHONY: run test test-pooler lint format worker migrate seed bench explain-1m fuzz openapi hostile-report client client-check docs-ui clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -63,6 +63,10 @@ bench: .venv/.synced  ## authentication cost per request, then the wrk suite: th
 
 explain-1m: .venv/.synced  ## the search-plan test (rows examined per row returned) over 1 000 000 seeded ads: ~15 min
 	RURAL24_PLAN_ADS=$(or $(PLAN_ADS),1000000) .venv/bin/pytest -p no:cacheprovider -q tests/integration/test_search_plans.py
+
+test-pooler: .venv/.synced  ## the API suite (tests/integration) with every app reaching its primary through PgBouncer in transaction mode: ~10 min
+	command -v pgbouncer >/dev/null || (apt-get update && apt-get install -y pgbouncer)
+	RURAL24_TEST_POOLER=transaction .venv/bin/pytest -n $(TEST_WORKERS) --dist worksteal tests/integration
 
 fuzz: .venv/.synced  ## schemathesis over every operation of the OpenAPI document, long (FUZZ_EXAMPLES per operation and phase)
 	RURAL24_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) .venv/bin/pytest tests/integration/test_fuzz_openapi.py -q

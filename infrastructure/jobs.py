@@ -71,7 +71,7 @@ ENQUEUE_TIMEOUT_SECONDS = 3.0
 def queue_url(settings: Settings, primary_url: str) -> str:
     if settings.queue.url:
         url = settings.queue.url
-        return url if url.startswith("redis") else asyncpg_dsn(url)
+        return asyncpg_dsn(url) if url.lower().startswith("postgres") else url
     if settings.redis.enabled:
         return settings.redis.url
     return asyncpg_dsn(primary_url)

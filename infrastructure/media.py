@@ -183,7 +183,11 @@ class S3MediaStorage:
         return f"{self._public_url}/{self._checked(key)}"
 
 
-def build_media_storage(url: str, base_url: str = "/media") -> MediaStorage:
+def build_media_storage(url: str, base_url: str = "/media", public_url: str | None = None) -> MediaStorage:
+    """The storage ``url`` names. ``public_url`` (``MEDIA_PUBLIC_URL``, a CDN) is where its keys
+    are served: an image's URL is ``<public_url>/<key>``. For a local folder the CDN's origin is
+    the API's ``/media`` (so ``https://cdn…/media``); for a bucket, the bucket's prefix. It wins
+    over the bucket URL's own ``?public_url=``."""
     """The storage ``MEDIA_STORAGE_URL`` names.
 
     ``file://./media`` and ``file://media`` are relative to the current directory,
@@ -195,7 +199,7 @@ def build_media_storage(url: str, base_url: str = "/media") -> MediaStorage:
         if not rest:
             msg = "MEDIA_STORAGE_URL file:// needs a folder, e.g. file://./media or file:///srv/media"
             raise ValueError(msg)
-        return LocalMediaStorage(Path(rest), base_url)
+        return LocalMediaStorage(Path(rest), public_url or base_url)
     if separator and scheme == "s3":
         location, _, query = rest.partition("?")
         bucket, _, prefix = location.partition("/")
@@ -208,7 +212,7 @@ def build_media_storage(url: str, base_url: str = "/media") -> MediaStorage:
             prefix.strip("/"),
             endpoint=options.get("endpoint"),
             region=options.get("region"),
-            public_url=options.get("public_url"),
+            public_url=public_url or options.get("public_url"),
         )
     msg = f"MEDIA_STORAGE_URL={url!r} is not supported: expected file://<folder> or s3://<bucket>/<prefix>"
     raise ValueError(msg)

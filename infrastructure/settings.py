@@ -87,6 +87,8 @@ class AppSettings(msgspec.Struct, frozen=True):
     """``REQUIRE_EMAIL_VERIFICATION``: unverified users may browse and log in, not publish or message."""
     otlp_endpoint: str | None = None
     """``OTEL_EXPORTER_OTLP_ENDPOINT``: traces go there by OTLP/HTTP (``rural24.tracing``); unset, no tracing."""
+    media_public_url: str | None = None
+    """``MEDIA_PUBLIC_URL``: where media keys are served (a CDN): an image's URL is ``<it>/<key>``."""
 
     @property
     def frontend_base(self) -> str:
@@ -110,6 +112,13 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
     """Seconds of replay lag above which reads leave a replica (for another, or the primary)."""
     embedded_dir: Path
     echo: bool
+    pooler: Literal["none", "transaction"] = "none"
+    """``transaction``: ``DATABASE_URL`` is a PgBouncer in transaction mode (stage 3's pooling).
+    Prepared-statement caches and connection-level settings are off, since consecutive
+    transactions of one client may run on different server connections."""
+    direct_url: str | None = None
+    """The primary without the pooler (``DATABASE_DIRECT_URL``): LISTEN (session events), the
+    PostgreSQL job queue (LISTEN and session locks) and migrations need one connection of their own."""
 
     @property
     def embedded(self) -> bool:
@@ -183,6 +192,11 @@ KNOWN_VARIABLES: dict[str, str] = {
     "DATABASE_URL": "primary PostgreSQL URL; unset outside production = embedded PostgreSQL",
     "DATABASE_READ_URL": "read replica URLs, comma-separated; unset = reads go to the primary",
     "DB_POOL_SIZE": "connections per process and engine (10)",
+    "DATABASE_POOLER": "none (default) or transaction: DATABASE_URL is a PgBouncer in transaction mode",
+    "DATABASE_DIRECT_URL": (
+        "the primary without the pooler, for LISTEN, the PostgreSQL job queue and migrations "
+        "(required with DATABASE_POOLER=transaction)"
+    ),
     "DB_POOL_TIMEOUT": "seconds to wait for a pooled connection (30)",
     "DB_REPLICA_MAX_LAG": "seconds of replica lag before reads fall back to the primary (5)",
     "DB_ECHO": "log every SQL statement (false)",
@@ -222,6 +236,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "EMAIL_URL": "smtp://user:pass@host:port, smtps://… or console:// (default; refused in production)",
     "ALLOW_CONSOLE_EMAIL": "production accepts EMAIL_URL=console:// (never sent; recipient, subject logged) (false)",
     "MEDIA_STORAGE_URL": "where images go: file://<folder> (file://./media, default; refused in production) or s3://bucket/prefix",
+    "MEDIA_PUBLIC_URL": "where image URLs point, a CDN: <it>/<key> (default: /media on the API, or the bucket)",
     "ALLOW_LOCAL_MEDIA": "production accepts a file:// MEDIA_STORAGE_URL (one machine, a persistent disk) (false)",
     "AWS_ACCESS_KEY_ID": "S3 media: access key id (read by obstore; unset = its other credential sources)",
     "AWS_SECRET_ACCESS_KEY": "S3 media: secret access key, with AWS_ACCESS_KEY_ID",
@@ -543,6 +558,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
         raise SettingsError(msg)
 
+    pooler = cast("Literal['none', 'transaction']", env.choice("DATABASE_POOLER", "none", ("none", "transaction")))
+    direct_url = env.url("DATABASE_DIRECT_URL", _PG_SCHEMES)
+    if pooler == "transaction" and direct_url is None:
+        msg = (
+            "DATABASE_POOLER=transaction needs DATABASE_DIRECT_URL (the primary without the pooler): "
+            "LISTEN, the PostgreSQL job queue and migrations cannot go through a transaction pooler"
+        )
+        raise SettingsError(msg)
+
     return Settings(
         app=AppSettings(
             env=app_env,
@@ -557,6 +581,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             metrics_token=env.raw("METRICS_TOKEN"),
             require_email_verification=env.flag("REQUIRE_EMAIL_VERIFICATION", production),
             otlp_endpoint=env.url("OTEL_EXPORTER_OTLP_ENDPOINT", ("http", "https"), host=("http", "https")),
+            media_public_url=env.url("MEDIA_PUBLIC_URL", ("http", "https"), host=("http", "https")),
         ),
         db=DatabaseSettings(
             url=database_url,
@@ -566,6 +591,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             replica_max_lag=env.number("DB_REPLICA_MAX_LAG", 5.0),
             embedded_dir=embedded_dir,
             echo=env.flag("DB_ECHO", False),
+            pooler=pooler,
+            direct_url=direct_url,
         ),
         redis=RedisSettings(enabled=redis_enabled, url=redis_url),
         session=SessionSettings(

@@ -8,6 +8,9 @@ Environment:
 * ``REDIS_URL`` — an existing Redis to use instead of starting ``redis-server``.
 * ``RURAL24_REQUIRE_SERVICES=1`` — a missing service fails the tests that need it instead of
   skipping them (CI sets it).
+* ``RURAL24_TEST_POOLER=transaction`` — every app the tests build reaches its primary through a
+  PgBouncer in transaction mode (``DATABASE_POOLER=transaction``; LISTEN, the queue and the
+  tests' own checks go direct): ``make test-pooler`` runs the API suite that way.
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from infrastructure.database.urls import sqlalchemy_url
 from infrastructure.settings import Settings, load_settings
+from tests.harness.pgbouncer import PgBouncer
 from tests.harness.postgres import ClusterPair, PostgresCluster, PostgresUnavailable, start_primary_and_replica
 from tests.harness.redis import RedisService, RedisUnavailable, start_redis
 
 REQUIRE_SERVICES_ENV = "RURAL24_REQUIRE_SERVICES"
+POOLER_ENV = "RURAL24_TEST_POOLER"
+_BOUNCER: list[PgBouncer] = []  # the session's, when RURAL24_TEST_POOLER=transaction
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -69,8 +75,15 @@ def pg_cluster() -> Iterator[ClusterPair]:
     if missing is not None:  # outside the except block: no chained traceback in the report
         service_unavailable(f"no PostgreSQL: {missing}")
     try:
+        if os.environ.get(POOLER_ENV) == "transaction":
+            bouncer = PgBouncer(clusters.primary.port)
+            bouncer.start()
+            _BOUNCER.append(bouncer)
         yield clusters
     finally:
+        for bouncer in _BOUNCER:
+            bouncer.stop()
+        _BOUNCER.clear()
         clusters.stop()
 
 
@@ -106,6 +119,8 @@ class PgDatabase:
     name: str
     primary_url: str
     replica_url: str
+    pooler_url: str | None = None
+    """The primary through the session's PgBouncer (``RURAL24_TEST_POOLER``), else ``None``."""
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +140,8 @@ async def copy_of_template(pg_cluster: ClusterPair, template_database: str) -> A
     await pg_cluster.primary.create_database(name, template=template_database)
     await pg_cluster.replica.wait_caught_up()
     try:
-        yield PgDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name))
+        pooler = _BOUNCER[0].dsn(name) if _BOUNCER else None
+        yield PgDatabase(name, pg_cluster.primary.dsn(name), pg_cluster.replica.dsn(name), pooler)
     finally:
         await pg_cluster.primary.drop_database(name)
 
@@ -174,6 +190,12 @@ def make_settings(database: PgDatabase, redis_url: str | None = None, **extra: s
     }
     if redis_url is not None:
         environ |= {"REDIS_ENABLED": "true", "REDIS_URL": redis_url}
+    if database.pooler_url is not None:
+        environ |= {
+            "DATABASE_URL": database.pooler_url,
+            "DATABASE_DIRECT_URL": database.primary_url,
+            "DATABASE_POOLER": "transaction",
+        }
     environ |= extra
     return load_settings(environ)
 

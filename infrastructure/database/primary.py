@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
@@ -32,6 +34,26 @@ def _alembic_config() -> AlembicAsyncConfig:
     )
 
 
+def _pooler_connect_args(settings: DatabaseSettings) -> dict[str, Any]:
+    """Behind PgBouncer in transaction mode (``DATABASE_POOLER=transaction``), consecutive
+    transactions of one connection may run on different server connections, and several clients
+    share one: no statement cache (asyncpg's or SQLAlchemy's), and every prepared statement gets a
+    unique name, so two clients never collide on ``__asyncpg_stmt_1__`` in one server session.
+    A statement is prepared and run inside its transaction, which PgBouncer keeps on one server
+    connection (SQLAlchemy's asyncpg dialect always opens one)."""
+    if settings.pooler != "transaction":
+        return {}
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unique_statement_name,
+    }
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
 def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfig:
     """advanced-alchemy's config for the write side: a pooled engine on the primary.
 
@@ -51,7 +73,7 @@ def primary_config(settings: DatabaseSettings, url: str) -> SQLAlchemyAsyncConfi
             pool_recycle=1800,
             # asyncpg's connect waits 60 s by default: a host that drops packets must become a
             # 503 (``rural24.errors``) as soon as a refused one does, like the read side's pools.
-            connect_args={"timeout": min(settings.pool_timeout, 10.0)},
+            connect_args={"timeout": min(settings.pool_timeout, 10.0), **_pooler_connect_args(settings)},
             # DB_ECHO: never SQLAlchemy's ``echo``, which adds a handler of its own (plain text,
             # each statement twice); its logger at INFO instead, through our one JSON chain
             echo=False,

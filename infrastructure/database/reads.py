@@ -149,9 +149,11 @@ class ReadSide:
         pool_size: int = 10,
         pool_timeout: float = 30.0,
         max_lag: float = 5.0,
+        pooled: bool = False,
     ) -> None:
         urls = [replica_urls] if isinstance(replica_urls, str) else list(replica_urls or ())
         self._primary_dsn = asyncpg_dsn(primary_url)
+        self._pooled = pooled
         self.replicas = [Replica(url, name) for url, name in zip(urls, _replica_names(urls), strict=True)]
         self._pool_size = pool_size
         self._timeout = pool_timeout
@@ -184,6 +186,12 @@ class ReadSide:
             replica.pool = await self._create_pool(replica.dsn)
 
     async def _create_pool(self, dsn: str) -> asyncpg.Pool:
+        # Behind a transaction pooler (``pooled``) the primary's connections are shared server
+        # sessions: no prepared-statement cache, and no session settings (PgBouncer refuses
+        # unknown start-up parameters, and a SET would leak to other clients); the planner cost
+        # then belongs to the role (ALTER ROLE ... SET random_page_cost = 1.1, see the README).
+        # Replicas are reached directly (a pooler in front of them is not configured here).
+        pooled = self._pooled and dsn == self._primary_dsn
         pool = await asyncpg.create_pool(
             dsn,
             min_size=0,
@@ -191,7 +199,8 @@ class ReadSide:
             max_inactive_connection_lifetime=300,
             command_timeout=self._timeout,
             timeout=min(self._timeout, 10.0),
-            server_settings=READ_SESSION_SETTINGS,
+            server_settings=None if pooled else READ_SESSION_SETTINGS,
+            statement_cache_size=0 if pooled else 100,
         )
         assert pool is not None
         return pool

@@ -56,6 +56,12 @@ def _primary_url(settings: Settings) -> str:
     return primary_url(settings)
 
 
+def _direct_url(settings: Settings) -> str:
+    """The primary without a pooler (``DATABASE_DIRECT_URL``) when there is one: migrations and
+    seeding hold session state (locks, prepared statements) a transaction pooler would break."""
+    return settings.db.direct_url or _primary_url(settings)
+
+
 class _OneLineErrors(click.Group):
     """A command that fails ends in one line on stderr and exit status 1, never a traceback
     (``rural24 --debug <command>`` shows it). A usage error (a bad option value, an unknown
@@ -191,7 +197,7 @@ def migrate() -> None:
         _primary_url(settings)  # the embedded server migrates itself as it starts
         click.echo("embedded PostgreSQL migrated")
         return
-    loaded = run_migrations(url)
+    loaded = run_migrations(settings.db.direct_url or url)
     click.echo(f"migrated: {loaded.provinces} provinces, {loaded.categories} categories")
 
 
@@ -205,7 +211,7 @@ def seed(ads: int, seed: int, users: int | None, no_progress: bool) -> None:
     from demo.seed import seed_demo_data
 
     settings = _settings()
-    url = _primary_url(settings)
+    url = _direct_url(settings)  # many statements, one session: never through a transaction pooler
     report = asyncio.run(seed_demo_data(url, ads=ads, seed=seed, users=users, progress=not no_progress))
     click.echo(f"seeded {report.users_created} users and {report.ads_created} ads in {report.seconds:.1f} s")
 
@@ -312,5 +318,5 @@ def __getattr__(name: str) -> Any:
     if name == "alchemy_config":
         from infrastructure.database.primary import migration_config
 
-        return migration_config(_primary_url(_settings()))
+        return migration_config(_direct_url(_settings()))
     raise AttributeError(name)

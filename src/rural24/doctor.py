@@ -3,7 +3,9 @@ original design's thresholds, and what to switch on next.
 
 Thresholds (seed document, "cuándo escalar"): leave stage 1 when RPS stays above 40 or p95
 passes 500 ms; leave stage 2 when RPS stays above 200, or database reads slow down (replica);
-a cache hit rate under 50 % means the cache is not doing its job.
+a cache hit rate under 50 % means the cache is not doing its job. Stage 3 (design table: Redis in
+HA mode, read replicas, aggressive connection pooling, 50-150 database connections across 3-10
+instances) adds the topology: Redis on one server, a busy pool without a pooler, one replica left.
 """
 
 from __future__ import annotations
@@ -119,6 +121,27 @@ def figures(before: Sample, after: Sample) -> Figures:
     )
 
 
+@dataclass(frozen=True)
+class Topology:
+    """What the deployment runs, from its settings (the figures come from ``/metrics``)."""
+
+    redis: bool = False
+    redis_sentinel: bool = False
+    replicas: int = 0
+    pooler: bool = False
+
+
+def topology(settings: Settings) -> Topology:
+    from infrastructure.redis import is_sentinel_url
+
+    return Topology(
+        redis=settings.redis.enabled,
+        redis_sentinel=settings.redis.enabled and is_sentinel_url(settings.redis.url),
+        replicas=len(settings.db.read_urls),
+        pooler=settings.db.pooler == "transaction",
+    )
+
+
 def current_stage(settings: Settings) -> int:
     if settings.db.read_urls:
         return 3
@@ -127,8 +150,10 @@ def current_stage(settings: Settings) -> int:
     return 1
 
 
-def advise(stage: int, seen: Figures) -> list[str]:
-    """What to do next, most urgent first; empty when the current stage fits the traffic."""
+def advise(stage: int, seen: Figures, deployment: Topology | None = None) -> list[str]:
+    """What to do next, most urgent first; empty when the current stage fits the traffic and,
+    at stage 3, the topology is the design's."""
+    deployment = deployment or Topology()
     advice: list[str] = []
     slow = seen.p95_ms is not None and seen.p95_ms > P95_LIMIT_MS
     if stage == 1 and (seen.rps > STAGE1_MAX_RPS or slow):
@@ -143,10 +168,28 @@ def advise(stage: int, seen: Figures) -> list[str]:
         )
     if seen.cache_hit_rate is not None and seen.cache_hit_rate < CACHE_HIT_FLOOR:
         advice.append("cache hit rate under 50%: raise CACHE_TTL_SEARCH / CACHE_TTL_AD or check what misses")
+    if stage == 3 and deployment.redis and not deployment.redis_sentinel:
+        advice.append(
+            "stage 3: Redis is one server; run a replica and three Sentinels and set "
+            "REDIS_URL=redis+sentinel://host:26379,host2:26379,host3:26379/<service> so sessions and limits "
+            "survive losing it"
+        )
     if seen.pool_busy is not None and seen.pool_busy > POOL_BUSY_CEILING:
-        advice.append("database pool over 80% busy: raise DB_POOL_SIZE or add a replica")
+        if stage == 3 and not deployment.pooler:
+            advice.append(
+                "database pool over 80% busy: put PgBouncer in transaction mode in front of the primary "
+                "(DATABASE_POOLER=transaction, DATABASE_DIRECT_URL for LISTEN and the queue) and size it "
+                "for 50-150 server connections, then raise DB_POOL_SIZE"
+            )
+        else:
+            advice.append("database pool over 80% busy: raise DB_POOL_SIZE or add a replica")
     if seen.replica_busy is not None and seen.replica_busy > POOL_BUSY_CEILING:
         advice.append("the replicas' pools are over 80% busy: add a replica (one more URL in DATABASE_READ_URL)")
+    if stage == 3 and deployment.replicas == 1 and seen.replica_lag_s is not None and seen.rps > STAGE2_MAX_RPS:
+        advice.append(
+            "one read replica carries every read: add a second (DATABASE_READ_URL takes a list) so losing "
+            "it does not send all reads to the primary"
+        )
     if seen.replica_lag_s is not None and seen.replica_lag_s > REPLICA_LAG_CEILING_S:
         advice.append("a replica lags: its reads go to the other replicas or the primary; check its resources")
     if seen.rate_limited_per_s > 1:
@@ -178,4 +221,4 @@ def examine(url: str, settings: Settings, seconds: float) -> tuple[int, Figures,
         second = parse_metrics(_scrape(client, url), settings.app.name, time.monotonic())
     stage = current_stage(settings)
     seen = figures(first, second)
-    return stage, seen, advise(stage, seen)
+    return stage, seen, advise(stage, seen, topology(settings))

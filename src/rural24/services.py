@@ -99,6 +99,9 @@ def primary_url(settings: Settings) -> str:
 
 def build_services(settings: Settings) -> Services:
     primary = primary_url(settings)
+    # LISTEN and the PostgreSQL queue need a connection of their own: behind a transaction
+    # pooler (DATABASE_POOLER=transaction) they go to DATABASE_DIRECT_URL, never through it
+    direct = settings.db.direct_url or primary
     prefix = settings.app.name
     read_side = ReadSide(
         primary,
@@ -106,6 +109,7 @@ def build_services(settings: Settings) -> Services:
         pool_size=settings.db.pool_size,
         pool_timeout=settings.db.pool_timeout,
         max_lag=settings.db.replica_max_lag,
+        pooled=settings.db.pooler == "transaction",
     )
     sessions: SessionRegistry
     generations: Generations
@@ -138,7 +142,7 @@ def build_services(settings: Settings) -> Services:
         sessions = DenyListSessions(marks, records, mark_ttl=min(settings.session.ttl, 3600))
     # ------------------------------------------------------------------------------------------
     database = primary_config(settings.db, primary)
-    jobs = JobQueue(build_queue(settings, primary))
+    jobs = JobQueue(build_queue(settings, direct))
     channels = build_channels(channels_backend)
     notifier = Notifier(channels, prefix)
 
@@ -168,11 +172,11 @@ def build_services(settings: Settings) -> Services:
             settings.session.jwt_secret,
             settings.session.ttl,
             sessions,
-            SessionEvents(asyncpg_dsn(primary), sessions),
+            SessionEvents(asyncpg_dsn(direct), sessions),
         ),
         channels=channels,
         notifier=notifier,
-        media=build_media_storage(settings.app.media_storage_url),
+        media=build_media_storage(settings.app.media_storage_url, public_url=settings.app.media_public_url),
         mailer=build_mailer(settings.app.email_url),
         account_tokens=AccountTokens(settings.session.jwt_secret),
     )

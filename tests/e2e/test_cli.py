@@ -115,6 +115,8 @@ def test_emails_with_the_database_down_is_one_line(database: PgDatabase) -> None
         (["serve"], {"PORT": "70000"}, "PORT"),
         (["serve", "--port", "70000"], {}, "--port"),
         (["worker"], {"MEDIA_STORAGE_URL": "ftp://files/media"}, "MEDIA_STORAGE_URL"),
+        (["migrate"], {"DATABASE_POOLER": "transaction"}, "DATABASE_DIRECT_URL"),
+        (["worker"], {"REDIS_ENABLED": "true", "REDIS_URL": "redis+sentinel://:pw@s1:26379"}, "REDIS_URL"),
     ],
 )
 def test_a_bad_setting_or_option_is_one_line_before_anything_starts(

@@ -24,7 +24,7 @@ from infrastructure.database.reads import lsn_to_int
 from infrastructure.generations import Generations, RedisGenerations
 from infrastructure.jobs import build_queue, relay_outbox
 from infrastructure.media import InvalidMediaKey, LocalMediaStorage, MediaNotFound, MediaStorage, build_media_storage
-from infrastructure.settings import Settings
+from infrastructure.settings import Settings, SettingsError
 from infrastructure.unit_of_work import Writes
 from rural24.ads.image_jobs import process_ad_image, purge_media
 from rural24.services import Services, build_services, running_services
@@ -528,3 +528,26 @@ async def test_an_upload_while_the_queue_is_down_is_processed_once_it_returns(
     worker_settings = make_settings(database, MEDIA_STORAGE_URL=f"file://{media_root}")
     async with running_services(build_services(worker_settings)) as worker:
         assert await process_ad_image(job_context(worker), **job.kwargs) == "ready"
+
+
+def test_media_public_url_puts_image_urls_on_a_cdn(database: PgDatabase, tmp_path: Path) -> None:
+    """``MEDIA_PUBLIC_URL`` (stage 3's CDN): every image URL the API hands out is ``<it>/<key>``,
+    for a local folder (the CDN's origin is the API's ``/media``) and for a bucket (it wins over
+    the bucket URL's ``?public_url=``)."""
+    from rural24.services import build_services
+
+    key = "ads/a/b-400.webp"
+    local = make_settings(
+        database, MEDIA_STORAGE_URL=f"file://{tmp_path}", MEDIA_PUBLIC_URL="https://cdn.rural24.com.ar/media"
+    )
+    assert build_services(local).media.url(key) == f"https://cdn.rural24.com.ar/media/{key}"
+    assert (
+        build_services(make_settings(database, MEDIA_STORAGE_URL=f"file://{tmp_path}")).media.url(key)
+        == f"/media/{key}"
+    )
+    bucket = build_media_storage(
+        "s3://rural24-media/ads?public_url=https://old.example/ads", public_url="https://cdn.rural24.com.ar"
+    )
+    assert bucket.url(key) == f"https://cdn.rural24.com.ar/{key}"
+    with pytest.raises(SettingsError, match="MEDIA_PUBLIC_URL"):
+        make_settings(database, MEDIA_PUBLIC_URL="ftp://cdn.rural24.com.ar")

@@ -267,3 +267,20 @@ def test_processes_starting_together_agree_on_the_development_key(tmp_path: Path
         keys = set(pool.map(lambda _: development_jwt_secret(tmp_path), range(32)))
     assert len(keys) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jwt-secret"]
+
+
+def test_a_transaction_pooler_needs_a_direct_url() -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings({"DATABASE_URL": "postgresql://u@pooler:6432/r", "DATABASE_POOLER": "transaction"})
+    assert str(error.value).startswith("DATABASE_POOLER=transaction needs DATABASE_DIRECT_URL")
+    settings = load_settings(
+        {
+            "DATABASE_URL": "postgresql://u@pooler:6432/r",
+            "DATABASE_POOLER": "transaction",
+            "DATABASE_DIRECT_URL": "postgresql://u@primary:5432/r",
+        }
+    )
+    assert (settings.db.pooler, settings.db.direct_url) == ("transaction", "postgresql://u@primary:5432/r")
+    assert load_settings({}).db.pooler == "none"
+    with pytest.raises(SettingsError, match="DATABASE_POOLER"):
+        load_settings({"DATABASE_POOLER": "session"})
