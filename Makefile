@@ -64,7 +64,7 @@ bench: .venv/.synced  ## authentication cost per request, then the wrk suite: th
 explain-1m: .venv/.synced  ## the search-plan test (rows examined per row returned) over 1 000 000 seeded ads: ~15 min
 	RURAL24_PLAN_ADS=$(or $(PLAN_ADS),1000000) .venv/bin/pytest -p no:cacheprovider -q tests/integration/test_search_plans.py
 
-test-pooler: .venv/.synced  ## the API suite (tests/integration) with every app reaching its primary through PgBouncer in transaction mode: ~10 min
+test-pooler: .venv/.synced  ## the API suite (tests/integration) with every app reaching its primary through PgBouncer in transaction mode: ~7 min on 2 cores
 	command -v pgbouncer >/dev/null || (apt-get update && apt-get install -y pgbouncer)
 	RURAL24_TEST_POOLER=transaction .venv/bin/pytest -n $(TEST_WORKERS) --dist worksteal tests/integration
 

@@ -114,6 +114,14 @@ def redis_url(redis_service: RedisService) -> str:
 # (CREATE DATABASE … TEMPLATE) on the primary, which the replica replays before the test runs.
 
 
+@pytest.fixture(scope="session")
+def pg_pooler(pg_cluster: ClusterPair) -> PgBouncer | None:
+    """The session's PgBouncer in front of the primary (``RURAL24_TEST_POOLER``), else ``None``.
+    (A fixture, not the module's list: pytest may load this file under another module name than
+    the tests' ``from tests.conftest import …``.)"""
+    return _BOUNCER[0] if _BOUNCER else None
+
+
 @dataclass(frozen=True)
 class PgDatabase:
     name: str

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from tests.conftest import POOLER_ENV, PgDatabase, make_settings
+from tests.harness.pgbouncer import PgBouncer
 from tests.harness.postgres import ClusterPair
 from tests.harness.redis import RedisServer, RedisService
 
@@ -105,3 +108,40 @@ async def test_a_killed_redis_server_restarts_on_the_same_port(redis_service: Re
     finally:
         await client.aclose()
         server.stop()
+
+
+@pytest.mark.postgres
+async def test_the_apps_of_a_pooler_run_go_through_pgbouncer(database: PgDatabase, pg_pooler: PgBouncer | None) -> None:
+    """``make test-pooler`` (``RURAL24_TEST_POOLER=transaction``): every app the tests build has
+    its primary behind the session's PgBouncer, and its requests show in PgBouncer's counters; in
+    the ordinary run nothing is in between."""
+    from litestar.testing import AsyncTestClient
+
+    from rural24.app import create_app
+
+    settings = make_settings(database)
+    if os.environ.get(POOLER_ENV) != "transaction":
+        assert pg_pooler is None
+        assert database.pooler_url is None
+        assert (settings.db.pooler, settings.db.url) == ("none", database.primary_url)
+        return
+    assert pg_pooler is not None
+    bouncer = pg_pooler
+    assert (settings.db.pooler, settings.db.url) == ("transaction", database.pooler_url)
+    assert settings.db.direct_url == database.primary_url
+
+    def transactions() -> int:
+        row = bouncer.stats().get(database.name)
+        return int(row["total_xact_count"]) if row else 0
+
+    before = transactions()
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        registered = await client.post(
+            "/api/auth/register",
+            json={"email": f"{uuid.uuid4().hex[:8]}@campo.com.ar", "password": "trigo-y-soja-2026", "name": "Pool"},
+        )
+        assert registered.status_code == 201, registered.text
+        assert (
+            await client.get("/api/me/ads", headers={"Authorization": f"Bearer {registered.json()['token']}"})
+        ).status_code == 200
+    assert transactions() > before
