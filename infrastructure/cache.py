@@ -4,12 +4,23 @@ Each entry is a :class:`CachedBody`: the encoded JSON, its ETag and a gzip copy 
 entry is built, never per request. One store value per entry (msgpack), so a hit is one store GET
 with no encoding and no compression, in memory mode and in Redis mode alike. Keys are versioned
 by the caller (a ``generation`` in the key) so invalidation never scans the keyspace.
+
+In Redis mode a small first level in the process (:class:`LocalEntries`) holds the entries it has
+read or stored, decoded: a hit there costs no Redis round trip and no decoding. It is exact, not
+"fresh enough": a key names its generations, so the entry under a key never changes, and a write
+anywhere moves the generation and with it the key the next read asks for (the generations are
+still read from Redis on every request). A local copy lives at most ``LOCAL_TTL`` seconds (or the
+entry's own TTL when this process stored it), which bounds what it adds to a TTL-only staleness
+(ads whose time ran out before the expiry job marked them) and keeps memory bounded with
+``max_entries``.
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -55,10 +66,47 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(CachedBody).decode
 
 
+LOCAL_TTL = 5.0
+"""Seconds a local copy of an entry read from Redis is kept (its remaining TTL there is unknown)."""
+LOCAL_ENTRIES = 2_000
+"""~40 MB of ~20 KB search pages, per process."""
+
+
+class LocalEntries:
+    """Decoded entries by key, each until a deadline, the oldest dropped beyond ``max_entries``.
+    No lock: nothing here awaits (one event loop per process)."""
+
+    def __init__(self, max_entries: int = LOCAL_ENTRIES, ttl: float = LOCAL_TTL) -> None:
+        self._entries: dict[str, tuple[float, CachedBody]] = {}
+        self._max = max_entries
+        self._ttl = ttl
+
+    def get(self, key: str) -> CachedBody | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            del self._entries[key]
+            return None
+        return found[1]
+
+    def put(self, key: str, entry: CachedBody, ttl: float | None = None) -> None:
+        self._entries.pop(key, None)  # re-inserted last: dict order is the eviction order
+        self._entries[key] = (time.monotonic() + min(self._ttl if ttl is None else ttl, self._ttl), entry)
+        overflow = len(self._entries) - self._max
+        if overflow > 0:
+            for old in list(itertools.islice(self._entries, overflow + self._max // 10)):
+                del self._entries[old]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class QueryCache:
-    def __init__(self, store: Store, on_lookup: CacheCounter | None = None) -> None:
+    def __init__(self, store: Store, on_lookup: CacheCounter | None = None, local: LocalEntries | None = None) -> None:
         self._store = store
         self._on_lookup = on_lookup
+        self._local = local
 
     async def get_or_load(
         self, key: str, ttl: int, load: Callable[[], Awaitable[CachedBody]]
@@ -74,16 +122,21 @@ class QueryCache:
     async def peek(self, key: str) -> CachedBody | None:
         """The cached entry (counted as a hit or a miss), or ``None``; a failing store or an entry
         that cannot be read is a miss."""
-        entry: CachedBody | None = None
-        try:
-            raw = await self._store.get(key + FORMAT)
-            entry = None if raw is None else _decode(raw)
-        except Exception as exc:
-            logger.warning("cache read failed for %s: %s", key.split(":", 1)[0], exc)
+        entry = self._local.get(key) if self._local is not None else None
+        if entry is None:
+            try:
+                raw = await self._store.get(key + FORMAT)
+                entry = None if raw is None else _decode(raw)
+            except Exception as exc:
+                logger.warning("cache read failed for %s: %s", key.split(":", 1)[0], exc)
+            if entry is not None and self._local is not None:
+                self._local.put(key, entry)
         self._count(key.split(":", 1)[0], hit=entry is not None)
         return entry
 
     async def put(self, key: str, entry: CachedBody, ttl: int) -> None:
+        if self._local is not None:
+            self._local.put(key, entry, ttl)
         try:
             await self._store.set(key + FORMAT, _encode(entry), expires_in=ttl)
         except Exception as exc:

@@ -30,7 +30,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Protocol
 
@@ -41,6 +41,7 @@ from redis.exceptions import RedisError
 from infrastructure.settings import RateLimit
 
 __all__ = (
+    "Hit",
     "MemoryRateLimiter",
     "RateDecision",
     "RateLimiter",
@@ -67,9 +68,19 @@ class RateDecision(msgspec.Struct, frozen=True):
     """Seconds until the current window ends (rounded up, ≥ 1): the ``RateLimit-Reset`` value."""
 
 
+Hit = tuple[str, str, RateLimit]
+"""``(name, key, limit)``: one request of ``key`` against the limit called ``name``."""
+
+
 class RateLimiter(Protocol):
     async def hit(self, name: str, key: str, limit: RateLimit) -> RateDecision:
         """Count one request of ``key`` against the limit called ``name`` and decide, atomically."""
+        ...
+
+    async def hit_all(self, hits: Sequence[Hit]) -> list[RateDecision]:
+        """:meth:`hit` for each of ``hits`` in order, in one step (one Redis round trip), stopping
+        after the first refusal: the limits after it are not counted, as if checked one by one.
+        The decisions of the hits counted, in order (the last is the refusal, if any)."""
         ...
 
 
@@ -123,6 +134,15 @@ class MemoryRateLimiter:
         window.count += 1
         return _decide(limit, window.count, (window.ends - now) * 1000, now)
 
+    async def hit_all(self, hits: Sequence[Hit]) -> list[RateDecision]:
+        decisions: list[RateDecision] = []
+        for name, key, limit in hits:  # hit() never awaits: the whole loop is one atomic step
+            decision = await self.hit(name, key, limit)
+            decisions.append(decision)
+            if not decision.allowed:
+                break
+        return decisions
+
     @staticmethod
     def _prune(windows: OrderedDict[str, _Window], now: float) -> None:
         while windows:
@@ -148,6 +168,27 @@ end
 return {count, ttl}
 """
 
+# The same for several counters in order (KEYS[i], ARGV[2i-1] its window, ARGV[2i] its limit),
+# stopping after the first one over its limit → {count1, ttl1, count2, ttl2, ...}.
+_HIT_ALL_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[2 * i - 1])
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, window)
+    ttl = window
+  end
+  out[#out + 1] = count
+  out[#out + 1] = ttl
+  if count > tonumber(ARGV[2 * i]) then
+    break
+  end
+end
+return out
+"""
+
 _REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
@@ -169,6 +210,7 @@ class RedisRateLimiter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._script = client.register_script(_HIT_SCRIPT)
+        self._all_script = client.register_script(_HIT_ALL_SCRIPT)
         self._prefix = f"{prefix}:rl:"
         self._warn_every = warn_every
         self._cooldown = cooldown
@@ -195,6 +237,28 @@ class RedisRateLimiter:
         self._skip_until = 0.0
         ttl = int(ttl)
         return _decide(limit, int(count), ttl if ttl > 0 else window_ms, self._clock())
+
+    async def hit_all(self, hits: Sequence[Hit]) -> list[RateDecision]:
+        if self._skip_until and time.monotonic() < self._skip_until:
+            self._unchecked += 1
+            return [self._allow(limit) for _, _, limit in hits]
+        args: list[int] = []
+        for _, _, limit in hits:
+            args += [limit.seconds * 1000, limit.requests]
+        try:
+            counted = await self._all_script(keys=[self.key(name, key) for name, key, _ in hits], args=args)
+        except _REDIS_DOWN as exc:
+            self._unchecked += 1
+            self._skip_until = time.monotonic() + self._cooldown
+            self._warn(exc)
+            return [self._allow(limit) for _, _, limit in hits]
+        self._skip_until = 0.0
+        now = self._clock()
+        decisions = []
+        for (_, _, limit), count, ttl in zip(hits, counted[::2], counted[1::2], strict=False):
+            window_ms = limit.seconds * 1000
+            decisions.append(_decide(limit, int(count), int(ttl) if int(ttl) > 0 else window_ms, now))
+        return decisions
 
     def _allow(self, limit: RateLimit) -> RateDecision:
         """Fail open: allowed, as if this were the window's first request."""

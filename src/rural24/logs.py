@@ -23,6 +23,7 @@ key, and passwords in URLs are masked (:func:`redact`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import logging.config
@@ -228,3 +229,55 @@ def structlog_config(level: str = "INFO", *, pretty: bool = False) -> StructLogg
             log_exceptions="never",
         ),
     )
+
+
+class DirectLines:
+    """One logger's lines written straight through the configured formatter's processors, without
+    the standard library's record machinery: the access line, once per request.
+
+    ``logger.log(level, msg, extra=…)`` builds a ``LogRecord``, and ``ProcessorFormatter`` copies
+    it into a second one before running the processors: ~30 µs a line here, a fifth of a cached
+    search's throughput at ``LOG_LEVEL=info`` (measured with wrk). :meth:`emit` runs the same
+    processors (``foreign_pre_chain`` then ``processors``: every line still gets the context, trace
+    ids, timestamp, level, redaction and the one JSON or console renderer) on a dict and writes the
+    line to the handler's stream under its lock. It does so only when the set-up is the one
+    :func:`configure_logging` makes (the logger propagates to a single ``StreamHandler`` with a
+    ``ProcessorFormatter`` and no filters); otherwise it returns ``False`` and the caller logs the
+    ordinary way (tests that capture records, another configuration)."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def _handler(self, level: int) -> logging.StreamHandler[TextIO] | None:
+        logger = self._logger
+        handlers = logging.root.handlers
+        if logger.handlers or logger.filters or not logger.propagate or len(handlers) != 1:
+            return None
+        handler = handlers[0]
+        if (
+            type(handler) is not logging.StreamHandler
+            or handler.filters
+            or level < handler.level
+            or not isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+        ):
+            return None
+        return handler
+
+    def emit(self, level: int, message: str, fields: dict[str, Any]) -> bool:
+        handler = self._handler(level)
+        if handler is None:
+            return False
+        formatter = handler.formatter
+        assert isinstance(formatter, structlog.stdlib.ProcessorFormatter)
+        method = logging.getLevelName(level).lower()
+        event: Any = {**fields, "event": message}
+        for processor in formatter.foreign_pre_chain or ():
+            if not isinstance(processor, structlog.stdlib.ExtraAdder):  # the fields are the extras
+                event = processor(self._logger, method, event)
+        event["_record"], event["_from_structlog"] = None, False  # what the tail's first step removes
+        for processor in formatter.processors:
+            event = processor(self._logger, method, event)
+        with handler.lock or contextlib.nullcontext():
+            handler.stream.write(f"{event}{handler.terminator}")
+            handler.flush()
+        return True

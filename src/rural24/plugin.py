@@ -153,7 +153,10 @@ class InfrastructurePlugin(InitPluginProtocol):
         # The global per-address limit: Litestar's RateLimitConfig with our atomic middleware class
         # (rural24/ratelimit.py: the stock one is not atomic across processes).
         limits = api_rate_limit_config(
-            services.limits.limiter, settings.rate_limits.api, settings.app.trusted_proxy_hops
+            services.limits.limiter,
+            settings.rate_limits.api,
+            settings.app.trusted_proxy_hops,
+            route_limits={"search": settings.rate_limits.search},  # routes name them: opt={ROUTE_LIMIT: …}
         )
         app_config.middleware.append(limits.middleware)
         app_config.exception_handlers[Exception] = internal_error_handler

@@ -15,9 +15,13 @@ window and the fail-open policy are ``infrastructure/ratelimit.py`` (memory or R
   :func:`~infrastructure.ratelimit.client_address` (``TRUSTED_PROXY_HOPS``). The config's
   ``identifier_for_request``, ``check_throttle_handler``, ``store`` and ``rate_limit`` are not
   used (``rate_limit`` is filled in for the record).
-* **Route limits**, called by handlers through :class:`Limits` (the ``limits`` dependency):
-  ``search`` (per address), ``login`` (per address, then per normalised email), ``messages``
-  (per user id).
+* **Route limits per address** declared in a route's ``opt`` (``opt={ROUTE_LIMIT: "search"}``):
+  counted by the same middleware, together with the global one in one step (one Redis round
+  trip, :meth:`~infrastructure.ratelimit.RateLimiter.hit_all`), the global limit first; a request
+  the global limit refuses does not count against the route's. ``search`` is one.
+* **Route limits that need the request's content**, called by handlers through :class:`Limits`
+  (the ``limits`` dependency): ``login`` (per address, then per normalised email), ``messages``
+  (per user id), the account emails and the emailed tokens.
 
 Refusals are 429 ``application/problem+json`` (``status``, ``title``, ``detail``, ``resetAt`` in
 epoch seconds) with ``Retry-After`` and the ``RateLimit-*`` headers, and count in
@@ -31,7 +35,7 @@ responses carry the API limit's headers; a route limit's 429 carries that limit'
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -46,6 +50,7 @@ from infrastructure.settings import RateLimit, Settings
 
 __all__ = (
     "API_LIMIT_EXCLUDE",
+    "ROUTE_LIMIT",
     "SKIP_RATE_LIMIT",
     "ApiRateLimitConfig",
     "ApiRateLimitMiddleware",
@@ -63,6 +68,10 @@ API_LIMIT_EXCLUDE = ["^/api/health", "^/metrics", "^/api/metrics", "^/schema"]
 """Paths the global limit skips: probes, scrapers and the docs must never be refused."""
 SKIP_RATE_LIMIT = "skip_rate_limit"
 """Route ``opt`` key: ``opt={SKIP_RATE_LIMIT: True}`` exempts a route from the global limit."""
+ROUTE_LIMIT = "route_limit"
+"""Route ``opt`` key: ``opt={ROUTE_LIMIT: "search"}`` also counts the request against that
+per-address limit (``RATE_LIMIT_SEARCH``), with the global one (a route it applies to must not
+be exempt from the global limit)."""
 
 _WHAT: dict[str, str] = {
     "api": "requests from this address",
@@ -137,11 +146,6 @@ class Limits:
         self._limits = settings.rate_limits
         self._hops = settings.app.trusted_proxy_hops
 
-    async def search(self, connection: ASGIConnection[Any, Any, Any, Any]) -> RateDecision:
-        """``RATE_LIMIT_SEARCH`` per client address."""
-        address = request_client_address(connection, self._hops)
-        return await enforce(self.limiter, "search", address, self._limits.search)
-
     async def login(self, connection: ASGIConnection[Any, Any, Any, Any], email: str) -> RateDecision:
         """``RATE_LIMIT_LOGIN`` per client address, then per normalised email.
 
@@ -182,9 +186,13 @@ class ApiRateLimitConfig(RateLimitConfig):
     limit: RateLimit | None = None
     name: str = "api"
     trusted_proxy_hops: int = 0
+    route_limits: dict[str, RateLimit] = field(default_factory=dict)
+    """The per-address limits a route may name in its ``opt`` (:data:`ROUTE_LIMIT`)."""
 
 
-def api_rate_limit_config(limiter: RateLimiter, limit: RateLimit, trusted_proxy_hops: int) -> ApiRateLimitConfig:
+def api_rate_limit_config(
+    limiter: RateLimiter, limit: RateLimit, trusted_proxy_hops: int, route_limits: dict[str, RateLimit] | None = None
+) -> ApiRateLimitConfig:
     return ApiRateLimitConfig(
         rate_limit=(limit.unit, limit.requests),
         exclude=API_LIMIT_EXCLUDE,
@@ -193,6 +201,7 @@ def api_rate_limit_config(limiter: RateLimiter, limit: RateLimit, trusted_proxy_
         limiter=limiter,
         limit=limit,
         trusted_proxy_hops=trusted_proxy_hops,
+        route_limits=dict(route_limits or {}),
     )
 
 
@@ -213,6 +222,9 @@ class ApiRateLimitMiddleware(RateLimitMiddleware):
         self._name = config.name
         self._hops = config.trusted_proxy_hops
         self._rejections = RATE_LIMIT_REJECTIONS.labels(config.name)
+        self._route_limits = {
+            name: (limit, RATE_LIMIT_REJECTIONS.labels(name)) for name, limit in config.route_limits.items()
+        }
         self._set_headers = config.set_rate_limit_headers
 
         def name(key: str) -> bytes:
@@ -231,7 +243,17 @@ class ApiRateLimitMiddleware(RateLimitMiddleware):
         if scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        decision = await self._limiter.hit(self._name, scope_client_address(scope, self._hops), self._limit)
+        address = scope_client_address(scope, self._hops)
+        route_limit = scope["route_handler"].opt.get(ROUTE_LIMIT)
+        if route_limit is None:
+            decision = await self._limiter.hit(self._name, address, self._limit)
+        else:
+            limit, rejections = self._route_limits[route_limit]
+            decisions = await self._limiter.hit_all(((self._name, address, self._limit), (route_limit, address, limit)))
+            decision = decisions[0]
+            if decision.allowed and not decisions[-1].allowed:
+                rejections.inc()
+                raise RateLimitExceeded(route_limit, limit, decisions[-1])
         if not decision.allowed:
             self._rejections.inc()
             raise RateLimitExceeded(self._name, self._limit, decision)

@@ -22,6 +22,7 @@ from typing import Any, Final
 import structlog
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
+from rural24.logs import DirectLines
 from rural24.ratelimit import scope_client_address
 
 HEADER: Final = "X-Request-ID"
@@ -31,6 +32,7 @@ _STARTED_KEY: Final = "request_started"
 _SAFE: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 access_logger = logging.getLogger("rural24.access")
+_direct = DirectLines(access_logger)
 
 QUIET_ROUTES: Final = frozenset({"/api/health", "/api/health/ready", "/metrics", "/api/metrics"})
 """Probes and scrapers, every few seconds: their lines are DEBUG, not INFO."""
@@ -97,17 +99,16 @@ class AccessLog:
         started = scope.get("state", {}).get(_STARTED_KEY)
         duration = None if started is None else round((time.perf_counter() - started) * 1000, 3)
         method, path, status = scope.get("method"), scope.get("path"), message["status"]
-        access_logger.log(
-            level,
-            f"{method} {path} {status}",
-            extra={
-                "method": method,
-                "path": path,
-                "route": route,
-                "status": status,
-                # None only when no route matched: answered at once, before any middleware ran
-                "duration_ms": duration,
-                "client": scope_client_address(scope, self._hops),
-                "request_id": request_id(scope),
-            },
-        )
+        line = f"{method} {path} {status}"
+        fields = {
+            "method": method,
+            "path": path,
+            "route": route,
+            "status": status,
+            # None only when no route matched: answered at once, before any middleware ran
+            "duration_ms": duration,
+            "client": scope_client_address(scope, self._hops),
+            "request_id": request_id(scope),
+        }
+        if not _direct.emit(level, line, fields):  # the same line, without the record machinery
+            access_logger.log(level, line, extra=fields)

@@ -24,7 +24,7 @@ from litestar.stores.registry import StoreRegistry
 
 import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
 from infrastructure.account_tokens import AccountTokens
-from infrastructure.cache import QueryCache
+from infrastructure.cache import LocalEntries, QueryCache
 from infrastructure.database.embedded import ensure_primary
 from infrastructure.database.primary import primary_config
 from infrastructure.database.reads import ReadSide, lsn_to_int
@@ -119,6 +119,7 @@ def build_services(settings: Settings) -> Services:
     marks: Marks
     # -- the one memory-or-Redis decision ------------------------------------------------------
     redis = RedisConnection(settings.redis) if settings.redis.enabled else None
+    local_entries: LocalEntries | None = None  # the query cache's first level, in front of Redis only
     if redis is None:  # stage 1: one process; settings refuse WEB_CONCURRENCY > 1 in production
         stores = memory_stores()
         generations = MemoryGenerations()
@@ -128,6 +129,7 @@ def build_services(settings: Settings) -> Services:
         marks = MemoryMarks()
     else:  # stage 2+: every instance shares one Redis
         stores = redis_stores(redis, prefix)
+        local_entries = LocalEntries()
         generations = RedisGenerations(redis.client, prefix)
         idempotency = RedisIdempotencyStore(redis.client, f"{prefix}:idempotency")
         limiter = RedisRateLimiter(redis.client, prefix)
@@ -155,7 +157,7 @@ def build_services(settings: Settings) -> Services:
         redis=redis,
         stores=stores,
         read_side=read_side,
-        reads=Reads(read_side, QueryCache(stores.get(CACHE_STORE), on_lookup=count_cache_lookup), generations),
+        reads=Reads(read_side, QueryCache(stores.get(CACHE_STORE), count_cache_lookup, local_entries), generations),
         generations=generations,
         writes=Writes(
             session_maker=database.create_session_maker(),

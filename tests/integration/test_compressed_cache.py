@@ -194,3 +194,41 @@ async def test_small_bodies_and_writes_stay_identity(client: Client) -> None:
     assert empty.encoding is None
     assert empty.headers["vary"] == "Accept-Encoding"
     assert json.loads(empty.raw)["results"] == []
+
+
+async def test_the_local_first_level_serves_hits_without_redis_and_a_write_elsewhere_shows_at_once(
+    database: Any, request: pytest.FixtureRequest
+) -> None:
+    """Redis mode: an instance keeps the entries it read, decoded, in the process (one Redis round
+    trip fewer per hit). Exact, not fresh-enough: after another instance's write the next search
+    asks for another key (the generations are read every time) and shows the new ad."""
+    from redis.asyncio import Redis
+
+    from rural24.app import create_app
+    from tests.conftest import make_settings
+
+    redis_url = request.getfixturevalue("redis_url")
+    settings = make_settings(database, redis_url)  # both instances: one APP_NAME, one Redis
+    async with AsyncTestClient(app=create_app(settings)) as one, AsyncTestClient(app=create_app(settings)) as two:
+        seller = await user(one)
+        await publish(one, seller, title="Rastra de discos Baldan 24")
+        assert (await two.get("/api/ads/search", params={"q": "rastra"})).headers["x-cache"] == "miss"
+        assert (await two.get("/api/ads/search", params={"q": "rastra"})).headers["x-cache"] == "hit"
+
+        # the entries leave Redis: instance two still hits, from its own copy
+        redis = Redis.from_url(redis_url)
+        try:
+            stored = [key async for key in redis.scan_iter(match=f"{settings.app.name}:cache:search:*")]
+            assert stored
+            await redis.delete(*stored)
+        finally:
+            await redis.aclose()
+        held = await two.get("/api/ads/search", params={"q": "rastra"})
+        assert held.headers["x-cache"] == "hit"
+
+        # a publish on instance one: instance two's next search is a new key, with the new ad
+        newest = await publish(one, seller, title="Rastra de discos Baldan 28 nueva")
+        after = await two.get("/api/ads/search", params={"q": "rastra"})
+        assert after.headers["x-cache"] == "miss"
+        assert newest["id"] in [row["id"] for row in after.json()["results"]]
+        assert after.headers["etag"] != held.headers["etag"]

@@ -38,12 +38,6 @@ def settings(mode: str, database: PgDatabase, request: pytest.FixtureRequest) ->
     return make_settings(database, redis_url, RATE_LIMIT_API="5/minute")
 
 
-@get("/api/test/limits/search", opt=PUBLIC)
-async def search_probe(request: Request[Any, Any, Any], limits: NamedDependency[Limits]) -> dict[str, int]:
-    decision = await limits.search(request)
-    return {"remaining": decision.remaining}
-
-
 @get("/api/test/limits/login", opt=PUBLIC)
 async def login_probe(
     request: Request[Any, Any, Any], limits: NamedDependency[Limits], email: FromQuery[str]
@@ -69,7 +63,7 @@ def open_client(mode: str, database: PgDatabase, request: pytest.FixtureRequest)
         services = build_services(settings)
         app = Litestar(
             plugins=[InfrastructurePlugin(services), *context_plugins(services)],
-            route_handlers=[search_probe, login_probe, messages_probe],
+            route_handlers=[login_probe, messages_probe],
             dependencies={"limits": provide(services.limits)},  # the probes' own dependency
         )
         async with AsyncTestClient(app=app) as client:
@@ -208,9 +202,11 @@ async def test_route_limits_search_and_messages(open_client: OpenClient) -> None
     limits = {"RATE_LIMIT_API": "100/minute", "RATE_LIMIT_SEARCH": "2/minute", "RATE_LIMIT_MESSAGES": "3/minute"}
     async with open_client(**limits) as c:
         before = rejections("search")
-        assert (await c.get("/api/test/limits/search")).json() == {"remaining": 1}
-        assert (await c.get("/api/test/limits/search")).json() == {"remaining": 0}
-        refused = await c.get("/api/test/limits/search")
+        for _ in range(2):
+            allowed = await c.get("/api/ads/search")
+            assert allowed.status_code == 200, allowed.text
+            assert allowed.headers["RateLimit-Limit"] == "100"  # an allowed answer shows the API limit
+        refused = await c.get("/api/ads/search")
         assert refused.status_code == 429
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert "searches" in refused.json()["detail"]
@@ -304,3 +300,31 @@ async def test_redis_limiter_fails_open_and_warns_once_per_period(limiter_log: C
         await client.aclose()
     assert all(d.allowed for d in decisions)
     assert [r.levelno for r in limiter_log.records] == [logging.WARNING]
+
+
+async def test_the_search_limit_counts_with_the_global_one_and_not_after_its_refusal(
+    open_client: OpenClient, mode: str, database: PgDatabase, request: pytest.FixtureRequest
+) -> None:
+    """The search route names its per-address limit in ``opt``: the global limit and it are
+    counted in one step (one script in Redis), the global one first; a search the global limit
+    refuses is a 429 of the API limit and leaves the search budget alone."""
+    async with open_client(RATE_LIMIT_API="3/minute", RATE_LIMIT_SEARCH="10/minute") as c:
+        searches, api = rejections("search"), rejections("api")
+        assert [(await c.get("/api/ads/search")).status_code for _ in range(3)] == [200, 200, 200]
+        refused = await c.get("/api/ads/search")
+        assert refused.status_code == 429
+        assert refused.headers["RateLimit-Limit"] == "3"  # the API limit refused it
+        assert (rejections("api"), rejections("search")) == (api + 1, searches)
+
+    # the limiter's step itself, memory or Redis: the counters after a refusal are not counted
+    redis_url = request.getfixturevalue("redis_url") if mode == "redis" else None
+    limiter = build_services(make_settings(database, redis_url)).limits.limiter
+    api_limit, search_limit = RateLimit(3, "minute"), RateLimit(10, "minute")
+    key = f"203.0.113.{uuid.uuid4().int % 250}"
+    hits = (("api", key, api_limit), ("search", key, search_limit))
+    for n in range(1, 4):
+        both = await limiter.hit_all(hits)
+        assert [(d.allowed, d.remaining) for d in both] == [(True, 3 - n), (True, 10 - n)]
+    [refusal] = await limiter.hit_all(hits)  # the API limit refuses: the search limit is not reached
+    assert (refusal.allowed, refusal.limit) == (False, 3)
+    assert (await limiter.hit("search", key, search_limit)).remaining == 6  # 4th search counted, not 5th

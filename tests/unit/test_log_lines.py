@@ -184,3 +184,43 @@ def test_the_configuration_is_one_handler_and_granian_can_take_it() -> None:
     assert litestar.processors[: len(PROCESSORS)] == PROCESSORS  # structlog's loggers: the same chain
     assert litestar.standard_lib_logging_config is not None
     assert litestar.standard_lib_logging_config.root["level"] == "ERROR"
+
+
+def test_direct_lines_write_what_the_record_path_writes_and_step_aside_otherwise() -> None:
+    """The access line's short cut (``DirectLines``) runs the configured formatter's processors on a
+    dict: the line is the one the ``LogRecord`` path writes (timestamp aside), with the log
+    context; with any other set-up (a second handler, a capturing one) it declines."""
+    import io
+
+    from rural24.logs import DirectLines
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(line_formatter())
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logger = logging.getLogger("rural24.access")
+    fields = {"method": "GET", "path": "/api/ads/search", "status": 200, "password": "hunter2"}
+    try:
+        structlog.contextvars.bind_contextvars(request_id="req-direct")
+        direct = DirectLines(logger)
+        assert direct.emit(logging.INFO, "GET /api/ads/search 200", dict(fields)) is True
+        logger.log(logging.INFO, "GET /api/ads/search 200", extra=dict(fields))
+        first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+        assert first.pop("timestamp")
+        assert second.pop("timestamp")
+        assert list(first.items()) == list(second.items())
+        assert first["request_id"] == "req-direct"
+        assert first["password"] == REDACTED
+
+        root.handlers.append(logging.StreamHandler(io.StringIO()))  # not the standard set-up
+        assert direct.emit(logging.INFO, "GET /x 200", {}) is False
+        root.handlers[:] = [handler]
+        handler.setLevel(logging.WARNING)  # below the handler's level: nothing written, the caller decides
+        assert direct.emit(logging.INFO, "GET /x 200", {}) is False
+    finally:
+        structlog.contextvars.clear_contextvars()
+        root.handlers[:], level = saved
+        root.setLevel(level)

@@ -103,7 +103,7 @@ from rural24.openapi import (
     IfNoneMatch,
     documented,
 )
-from rural24.ratelimit import Limits
+from rural24.ratelimit import ROUTE_LIMIT, Limits
 from rural24.reading import (
     ANY_REPLICA,
     PRIMARY,
@@ -264,7 +264,7 @@ class AdsController(Controller):
 
     @get(
         "/search",
-        opt=AUTH_OPTIONAL,
+        opt={**AUTH_OPTIONAL, ROUTE_LIMIT: "search"},  # counted with the global limit, in one step
         summary="Search ads",
         **documented(
             "searchAds",
@@ -310,7 +310,6 @@ class AdsController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=512, pattern=CURSOR_PATTERN)] = None,
         if_none_match: IfNoneMatch = None,  # documents the header; respond() reads it
     ) -> Response[SearchResponse]:
-        await ads.limits.search(request)
         tree = await ads.category_trees.get()
         query = normalise_search(
             SearchAds(
