@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -80,13 +81,23 @@ class RedisGenerations:
         self._ttl = ttl
         self._bump = client.register_script(_BUMP)
 
+    def keys(self, *names: str) -> list[str]:
+        """The Redis keys of ``names`` (for a caller that reads them in a script of its own: the
+        rate-limit middleware reads a route's generations with its limits, in one round trip)."""
+        return [self._prefix + name for name in names]
+
+    @staticmethod
+    def values(raw: Sequence[bytes | str | None]) -> list[int]:
+        """Generations from the raw values of :meth:`keys` (a missing key is 0)."""
+        return [int(value) if value is not None else 0 for value in raw]
+
     async def get(self, *names: str) -> list[int] | None:
         try:
-            values = await self._redis.mget([self._prefix + name for name in names])
+            raw = await self._redis.mget(self.keys(*names))
         except RedisError as exc:
             logger.warning("generations unavailable (%s): bypassing the cache", type(exc).__name__)
             return None
-        return [int(value) if value is not None else 0 for value in values]
+        return self.values(raw)
 
     async def bump(self, lsn: int, *names: str) -> None:
         try:

@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 from redis.asyncio import Redis
@@ -81,6 +81,13 @@ class RateLimiter(Protocol):
         """:meth:`hit` for each of ``hits`` in order, in one step (one Redis round trip), stopping
         after the first refusal: the limits after it are not counted, as if checked one by one.
         The decisions of the hits counted, in order (the last is the refusal, if any)."""
+        ...
+
+    async def hit_all_and_read(
+        self, hits: Sequence[Hit], keys: Sequence[str]
+    ) -> tuple[list[RateDecision], list[Any] | None]:
+        """:meth:`hit_all`, and the values of ``keys`` in the same store, read in the same step;
+        ``None`` for the values when they cannot be read there (memory, or Redis down)."""
         ...
 
 
@@ -143,6 +150,11 @@ class MemoryRateLimiter:
                 break
         return decisions
 
+    async def hit_all_and_read(
+        self, hits: Sequence[Hit], keys: Sequence[str]
+    ) -> tuple[list[RateDecision], list[Any] | None]:
+        return await self.hit_all(hits), None  # the counters are in this process; the keys are not
+
     @staticmethod
     def _prune(windows: OrderedDict[str, _Window], now: float) -> None:
         while windows:
@@ -168,12 +180,16 @@ end
 return {count, ttl}
 """
 
-# The same for several counters in order (KEYS[i], ARGV[2i-1] its window, ARGV[2i] its limit),
-# stopping after the first one over its limit → {count1, ttl1, count2, ttl2, ...}.
+# The same for several counters in order, then a read of other keys, in one step. ARGV[1] is the
+# number n of counters: KEYS[1..n] the counters (ARGV[2i] the window of counter i, ARGV[2i+1] its
+# limit), KEYS[n+1..] the keys to read. Counting stops after the first counter over its limit.
+# → {{count1, ttl1, count2, ttl2, ...}, {value, ...}}
 _HIT_ALL_SCRIPT = """
+local n = tonumber(ARGV[1])
 local out = {}
-for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[2 * i - 1])
+for i = 1, n do
+  local key = KEYS[i]
+  local window = tonumber(ARGV[2 * i])
   local count = redis.call('INCR', key)
   local ttl = redis.call('PTTL', key)
   if ttl < 0 then
@@ -182,11 +198,15 @@ for i, key in ipairs(KEYS) do
   end
   out[#out + 1] = count
   out[#out + 1] = ttl
-  if count > tonumber(ARGV[2 * i]) then
+  if count > tonumber(ARGV[2 * i + 1]) then
     break
   end
 end
-return out
+local values = {}
+if #KEYS > n then
+  values = redis.call('MGET', unpack(KEYS, n + 1))
+end
+return {out, values}
 """
 
 _REDIS_DOWN = (RedisError, OSError, TimeoutError)
@@ -239,26 +259,34 @@ class RedisRateLimiter:
         return _decide(limit, int(count), ttl if ttl > 0 else window_ms, self._clock())
 
     async def hit_all(self, hits: Sequence[Hit]) -> list[RateDecision]:
+        decisions, _ = await self.hit_all_and_read(hits, ())
+        return decisions
+
+    async def hit_all_and_read(
+        self, hits: Sequence[Hit], keys: Sequence[str]
+    ) -> tuple[list[RateDecision], list[Any] | None]:
         if self._skip_until and time.monotonic() < self._skip_until:
             self._unchecked += 1
-            return [self._allow(limit) for _, _, limit in hits]
-        args: list[int] = []
+            return [self._allow(limit) for _, _, limit in hits], None
+        args: list[int] = [len(hits)]
         for _, _, limit in hits:
             args += [limit.seconds * 1000, limit.requests]
         try:
-            counted = await self._all_script(keys=[self.key(name, key) for name, key, _ in hits], args=args)
+            counted, values = await self._all_script(
+                keys=[*(self.key(name, key) for name, key, _ in hits), *keys], args=args
+            )
         except _REDIS_DOWN as exc:
             self._unchecked += 1
             self._skip_until = time.monotonic() + self._cooldown
             self._warn(exc)
-            return [self._allow(limit) for _, _, limit in hits]
+            return [self._allow(limit) for _, _, limit in hits], None
         self._skip_until = 0.0
         now = self._clock()
         decisions = []
         for (_, _, limit), count, ttl in zip(hits, counted[::2], counted[1::2], strict=False):
             window_ms = limit.seconds * 1000
             decisions.append(_decide(limit, int(count), int(ttl) if int(ttl) > 0 else window_ms, now))
-        return decisions
+        return decisions, list(values) if keys else []
 
     def _allow(self, limit: RateLimit) -> RateDecision:
         """Fail open: allowed, as if this were the window's first request."""

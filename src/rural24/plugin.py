@@ -157,6 +157,7 @@ class InfrastructurePlugin(InitPluginProtocol):
             settings.rate_limits.api,
             settings.app.trusted_proxy_hops,
             route_limits={"search": settings.rate_limits.search},  # routes name them: opt={ROUTE_LIMIT: …}
+            generations=services.generations,  # Redis mode: a route's READS_GENERATIONS read with its limits
         )
         app_config.middleware.append(limits.middleware)
         app_config.exception_handlers[Exception] = internal_error_handler

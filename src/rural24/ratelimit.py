@@ -44,12 +44,14 @@ from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.accounts.rules import normalise_email
+from infrastructure.generations import Generations, RedisGenerations
 from infrastructure.metrics import RATE_LIMIT_REJECTIONS
-from infrastructure.ratelimit import RateDecision, RateLimiter, client_address
+from infrastructure.ratelimit import Hit, RateDecision, RateLimiter, client_address
 from infrastructure.settings import RateLimit, Settings
 
 __all__ = (
     "API_LIMIT_EXCLUDE",
+    "READS_GENERATIONS",
     "ROUTE_LIMIT",
     "SKIP_RATE_LIMIT",
     "ApiRateLimitConfig",
@@ -58,6 +60,7 @@ __all__ = (
     "RateLimitExceeded",
     "api_rate_limit_config",
     "enforce",
+    "prefetched_generations",
     "rate_limit_headers",
     "request_client_address",
     "scope_client_address",
@@ -68,6 +71,12 @@ API_LIMIT_EXCLUDE = ["^/api/health", "^/metrics", "^/api/metrics", "^/schema"]
 """Paths the global limit skips: probes, scrapers and the docs must never be refused."""
 SKIP_RATE_LIMIT = "skip_rate_limit"
 """Route ``opt`` key: ``opt={SKIP_RATE_LIMIT: True}`` exempts a route from the global limit."""
+READS_GENERATIONS = "reads_generations"
+"""Route ``opt`` key: ``opt={READS_GENERATIONS: ("search",)}``: the cache generations the route's
+handler reads first. In Redis mode the middleware reads them in the same script as the limits
+(one round trip for both) and leaves them in the scope's state for the handler
+(:func:`prefetched_generations`); in memory mode, or when Redis fails, the handler reads them."""
+_PREFETCHED = "prefetched_generations"
 ROUTE_LIMIT = "route_limit"
 """Route ``opt`` key: ``opt={ROUTE_LIMIT: "search"}`` also counts the request against that
 per-address limit (``RATE_LIMIT_SEARCH``), with the global one (a route it applies to must not
@@ -188,10 +197,16 @@ class ApiRateLimitConfig(RateLimitConfig):
     trusted_proxy_hops: int = 0
     route_limits: dict[str, RateLimit] = field(default_factory=dict)
     """The per-address limits a route may name in its ``opt`` (:data:`ROUTE_LIMIT`)."""
+    generations: RedisGenerations | None = None
+    """Redis mode: where a route's :data:`READS_GENERATIONS` are read with the limits."""
 
 
 def api_rate_limit_config(
-    limiter: RateLimiter, limit: RateLimit, trusted_proxy_hops: int, route_limits: dict[str, RateLimit] | None = None
+    limiter: RateLimiter,
+    limit: RateLimit,
+    trusted_proxy_hops: int,
+    route_limits: dict[str, RateLimit] | None = None,
+    generations: Generations | None = None,
 ) -> ApiRateLimitConfig:
     return ApiRateLimitConfig(
         rate_limit=(limit.unit, limit.requests),
@@ -202,6 +217,7 @@ def api_rate_limit_config(
         limit=limit,
         trusted_proxy_hops=trusted_proxy_hops,
         route_limits=dict(route_limits or {}),
+        generations=generations if isinstance(generations, RedisGenerations) else None,
     )
 
 
@@ -225,6 +241,7 @@ class ApiRateLimitMiddleware(RateLimitMiddleware):
         self._route_limits = {
             name: (limit, RATE_LIMIT_REJECTIONS.labels(name)) for name, limit in config.route_limits.items()
         }
+        self._generations = config.generations
         self._set_headers = config.set_rate_limit_headers
 
         def name(key: str) -> bytes:
@@ -244,14 +261,25 @@ class ApiRateLimitMiddleware(RateLimitMiddleware):
             await self.app(scope, receive, send)
             return
         address = scope_client_address(scope, self._hops)
-        route_limit = scope["route_handler"].opt.get(ROUTE_LIMIT)
-        if route_limit is None:
+        opt = scope["route_handler"].opt
+        route_limit, names = opt.get(ROUTE_LIMIT), opt.get(READS_GENERATIONS)
+        if route_limit is None and not names:
             decision = await self._limiter.hit(self._name, address, self._limit)
         else:
-            limit, rejections = self._route_limits[route_limit]
-            decisions = await self._limiter.hit_all(((self._name, address, self._limit), (route_limit, address, limit)))
+            hits: list[Hit] = [(self._name, address, self._limit)]
+            if route_limit is not None:
+                limit, rejections = self._route_limits[route_limit]
+                hits.append((route_limit, address, limit))
+            if names and self._generations is not None:
+                decisions, raw = await self._limiter.hit_all_and_read(hits, self._generations.keys(*names))
+                if raw is not None:
+                    scope.setdefault("state", {})[_PREFETCHED] = dict(
+                        zip(names, self._generations.values(raw), strict=True)
+                    )
+            else:
+                decisions = await self._limiter.hit_all(hits)
             decision = decisions[0]
-            if decision.allowed and not decisions[-1].allowed:
+            if route_limit is not None and decision.allowed and not decisions[-1].allowed:
                 rejections.inc()
                 raise RateLimitExceeded(route_limit, limit, decisions[-1])
         if not decision.allowed:
@@ -280,3 +308,10 @@ class ApiRateLimitMiddleware(RateLimitMiddleware):
             await send(message)
 
         return send_wrapper
+
+
+def prefetched_generations(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, int] | None:
+    """The route's :data:`READS_GENERATIONS` as the rate-limit middleware read them at the start of
+    the request (Redis mode), or ``None``: the handler reads them itself."""
+    found: dict[str, int] | None = connection.scope.get("state", {}).get(_PREFETCHED)
+    return found

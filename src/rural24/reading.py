@@ -20,7 +20,7 @@ Every query route reads through :class:`Reads`:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -113,13 +113,25 @@ class Reads:
         positions = await self.generations.get(user_key(user_id))
         return PRIMARY if positions is None else Freshness.after(positions[0])
 
-    async def snapshot(self, prefix: str, *names: str, suffix: str = "", writer: UUID | None = None) -> Snapshot:
+    async def snapshot(
+        self,
+        prefix: str,
+        *names: str,
+        suffix: str = "",
+        writer: UUID | None = None,
+        known: Mapping[str, int] | None = None,
+    ) -> Snapshot:
         """The cache key ``prefix:<generations>[:suffix]`` of data that depends on ``names``, and
         the freshness a load for that key must have: the newest of those generations and, when
         ``writer`` is given, of that user's own writes (which stay out of the key: the entry is
-        shared). One store round trip."""
+        shared). One store round trip, or none when ``known`` holds every generation wanted (read
+        at the start of the request with its rate limits, ``rural24.ratelimit.READS_GENERATIONS``)."""
         wanted = (*names, user_key(writer)) if writer is not None else names
-        generations = await self.generations.get(*wanted)
+        generations: list[int] | None
+        if known is not None and all(name in known for name in wanted):
+            generations = [known[name] for name in wanted]
+        else:
+            generations = await self.generations.get(*wanted)
         if generations is None:  # unknown: no cache entry can be trusted (the old code's choice: any replica)
             return Snapshot(None, ANY_REPLICA)
         keyed = generations[: len(names)]

@@ -7,6 +7,7 @@ decode the gzip body and hide what was sent.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from collections.abc import Mapping
@@ -232,3 +233,40 @@ async def test_the_local_first_level_serves_hits_without_redis_and_a_write_elsew
         assert after.headers["x-cache"] == "miss"
         assert newest["id"] in [row["id"] for row in after.json()["results"]]
         assert after.headers["etag"] != held.headers["etag"]
+
+
+async def test_a_cached_search_in_redis_mode_is_one_redis_round_trip(
+    database: Any, request: pytest.FixtureRequest
+) -> None:
+    """The search route's limits and its generation are read by one script at the start of the
+    request, and the entry comes from the process's first level: a hit sends Redis one command
+    (watched with MONITOR, filtered to this app's keys)."""
+    from redis.asyncio import Redis
+
+    from rural24.app import create_app
+    from tests.conftest import make_settings
+
+    redis_url = request.getfixturevalue("redis_url")
+    settings = make_settings(database, redis_url)
+    prefix = settings.app.name
+    async with AsyncTestClient(app=create_app(settings)) as api:
+        seller = await user(api)
+        await publish(api, seller, title="Cosechadora Don Roque 150")
+        assert (await api.get("/api/ads/search", params={"q": "cosechadora"})).headers["x-cache"] == "miss"
+        watcher, marker = Redis.from_url(redis_url), f"end-{prefix}"
+        try:
+            async with watcher.monitor() as monitor:
+                for _ in range(3):
+                    hit = await api.get("/api/ads/search", params={"q": "cosechadora"})
+                    assert hit.headers["x-cache"] == "hit"
+                await watcher.echo(marker)  # another connection of the pool: the end of what to read
+                commands: list[str] = []
+                while True:
+                    seen = await asyncio.wait_for(monitor.next_command(), timeout=10)
+                    if marker in seen["command"]:
+                        break
+                    if seen["client_type"] != "lua" and prefix in seen["command"]:
+                        commands.append(seen["command"].split()[0])
+        finally:
+            await watcher.aclose()
+    assert commands == ["EVALSHA"] * 3, commands

@@ -328,3 +328,9 @@ async def test_the_search_limit_counts_with_the_global_one_and_not_after_its_ref
     [refusal] = await limiter.hit_all(hits)  # the API limit refuses: the search limit is not reached
     assert (refusal.allowed, refusal.limit) == (False, 3)
     assert (await limiter.hit("search", key, search_limit)).remaining == 6  # 4th search counted, not 5th
+
+    # with a read of other keys in the same step: Redis returns their values, memory cannot
+    other = f"198.51.100.{uuid.uuid4().int % 250}"
+    decisions, values = await limiter.hit_all_and_read((("api", other, api_limit),), ["absent-key"])
+    assert [d.remaining for d in decisions] == [2]
+    assert values == ([None] if mode == "redis" else None)
