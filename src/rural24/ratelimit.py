@@ -72,10 +72,11 @@ API_LIMIT_EXCLUDE = ["^/api/health", "^/metrics", "^/api/metrics", "^/schema"]
 SKIP_RATE_LIMIT = "skip_rate_limit"
 """Route ``opt`` key: ``opt={SKIP_RATE_LIMIT: True}`` exempts a route from the global limit."""
 READS_GENERATIONS = "reads_generations"
-"""Route ``opt`` key: ``opt={READS_GENERATIONS: ("search",)}``: the cache generations the route's
-handler reads first. In Redis mode the middleware reads them in the same script as the limits
-(one round trip for both) and leaves them in the scope's state for the handler
-(:func:`prefetched_generations`); in memory mode, or when Redis fails, the handler reads them."""
+"""Route ``opt`` key: ``opt={READS_GENERATIONS: ("search",)}`` (or a function of the scope, for
+names taken from the path): the cache generations the route's handler reads first. In Redis mode
+the middleware reads them in the same script as the limits (one round trip for both) and leaves
+them in the scope's state for the handler (:func:`prefetched_generations`); in memory mode, or
+when Redis fails, the handler reads them."""
 _PREFETCHED = "prefetched_generations"
 ROUTE_LIMIT = "route_limit"
 """Route ``opt`` key: ``opt={ROUTE_LIMIT: "search"}`` also counts the request against that
@@ -263,6 +264,8 @@ class ApiRateLimitMiddleware(RateLimitMiddleware):
         address = scope_client_address(scope, self._hops)
         opt = scope["route_handler"].opt
         route_limit, names = opt.get(ROUTE_LIMIT), opt.get(READS_GENERATIONS)
+        if callable(names):
+            names = names(scope)
         if route_limit is None and not names:
             decision = await self._limiter.hit(self._name, address, self._limit)
         else:

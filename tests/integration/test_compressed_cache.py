@@ -235,12 +235,12 @@ async def test_the_local_first_level_serves_hits_without_redis_and_a_write_elsew
         assert after.headers["etag"] != held.headers["etag"]
 
 
-async def test_a_cached_search_in_redis_mode_is_one_redis_round_trip(
+async def test_a_cached_search_or_detail_in_redis_mode_is_one_redis_round_trip(
     database: Any, request: pytest.FixtureRequest
 ) -> None:
-    """The search route's limits and its generation are read by one script at the start of the
-    request, and the entry comes from the process's first level: a hit sends Redis one command
-    (watched with MONITOR, filtered to this app's keys)."""
+    """The search and detail routes' limits and their generation are read by one script at the
+    start of the request, and the entry comes from the process's first level: a hit sends Redis
+    one command (watched with MONITOR, filtered to this app's keys)."""
     from redis.asyncio import Redis
 
     from rural24.app import create_app
@@ -251,14 +251,17 @@ async def test_a_cached_search_in_redis_mode_is_one_redis_round_trip(
     prefix = settings.app.name
     async with AsyncTestClient(app=create_app(settings)) as api:
         seller = await user(api)
-        await publish(api, seller, title="Cosechadora Don Roque 150")
+        ad = await publish(api, seller, title="Cosechadora Don Roque 150")
         assert (await api.get("/api/ads/search", params={"q": "cosechadora"})).headers["x-cache"] == "miss"
+        assert (await api.get(f"/api/ads/{ad['id']}")).status_code == 200  # cached (the publish stored it)
         watcher, marker = Redis.from_url(redis_url), f"end-{prefix}"
         try:
             async with watcher.monitor() as monitor:
                 for _ in range(3):
                     hit = await api.get("/api/ads/search", params={"q": "cosechadora"})
                     assert hit.headers["x-cache"] == "hit"
+                for _ in range(2):
+                    assert (await api.get(f"/api/ads/{ad['id']}")).headers["x-cache"] == "hit"
                 await watcher.echo(marker)  # another connection of the pool: the end of what to read
                 commands: list[str] = []
                 while True:
@@ -269,4 +272,4 @@ async def test_a_cached_search_in_redis_mode_is_one_redis_round_trip(
                         commands.append(seen["command"].split()[0])
         finally:
             await watcher.aclose()
-    assert commands == ["EVALSHA"] * 3, commands
+    assert commands == ["EVALSHA"] * 5, commands

@@ -20,6 +20,7 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.types import Scope
 
 from domain.ads.commands import (
     AdChanges,
@@ -180,6 +181,11 @@ class AdsPorts:
 # -- helpers shared by the handlers ------------------------------------------------------------
 
 
+def _detail_generation(scope: Scope) -> tuple[str]:
+    """The generation a detail's cache key names: its ad's (the path's ``id``)."""
+    return (ad_key(scope["path_params"]["id"]),)
+
+
 async def _detail_response(
     request: Request[Any, Any, Any], ads: AdsPorts, ad_id: UUID, status_code: int = HTTP_200_OK
 ) -> Response[bytes]:
@@ -189,7 +195,13 @@ async def _detail_response(
     also fresh for the viewer's own writes."""
     viewer = optional_user(request)
     reads = ads.reads
-    snapshot = await reads.snapshot("ad", ad_key(ad_id), suffix=str(ad_id), writer=viewer.id if viewer else None)
+    snapshot = await reads.snapshot(
+        "ad",
+        ad_key(ad_id),
+        suffix=str(ad_id),
+        writer=viewer.id if viewer else None,
+        known=prefetched_generations(request),  # the detail route's, read with its limits (Redis mode)
+    )
     if status_code == HTTP_200_OK:
         cached = await reads.peek(snapshot)  # public details only; the ETag is the revision's
         if cached is not None:
@@ -347,7 +359,8 @@ class AdsController(Controller):
 
     @get(
         "/{id:uuid}",
-        opt=AUTH_OPTIONAL,
+        # the ad's generation is read with the limits, one Redis round trip (rural24/ratelimit.py)
+        opt={**AUTH_OPTIONAL, READS_GENERATIONS: _detail_generation},
         summary="Ad detail",
         **documented(
             "getAd",
