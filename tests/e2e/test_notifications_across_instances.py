@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.accounts import register
 from tests.e2e.processes import serving
 from tests.e2e.wsclient import Closed, WebSocketClient
 
@@ -38,14 +39,6 @@ def instances(request: pytest.FixtureRequest, database: Any, tmp_path: Path) -> 
         yield started[0][1], started[1][1]
 
 
-async def _register(client: httpx.AsyncClient, base: str, name: str) -> dict[str, Any]:
-    email = f"{uuid.uuid4().hex[:8]}@chacra.com.ar"
-    response = await client.post(f"{base}/api/auth/register", json={"email": email, "password": PASSWORD, "name": name})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def _ws(base: str) -> str:
     return base.replace("http://", "ws://", 1) + "/api/ws/notifications"
 
@@ -55,8 +48,8 @@ async def test_a_message_sent_through_one_instance_reaches_a_socket_on_the_other
 ) -> None:
     one, two = instances
     async with httpx.AsyncClient(timeout=10) as client:
-        buyer = await _register(client, one, "Ana Gómez")
-        seller = await _register(client, two, "Marta Ríos")
+        buyer = await register(client, one, "Ana Gómez", PASSWORD)
+        seller = await register(client, two, "Marta Ríos", PASSWORD)
         # a browser's way: the token in the subprotocol, the socket on instance two
         socket = await WebSocketClient.connect(_ws(two), subprotocols=["bearer", seller["token"]])
         try:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import PgDatabase, service_unavailable
+from tests.e2e.accounts import register
 from tests.e2e.processes import Process, serving
 from tests.e2e.smtp_sink import SmtpSink
 from tests.harness.pgbouncer import PgBouncer, PgBouncerUnavailable
@@ -79,15 +80,8 @@ async def test_the_main_flows_pass_through_pgbouncer_in_transaction_mode(
 
 
 async def _main_flows(client: httpx.AsyncClient, sink: SmtpSink, one: str, two: str) -> None:
-    people: dict[str, dict[str, Any]] = {}
-    for who, base in (("seller", one), ("buyer", two)):
-        email = f"{who}-{uuid.uuid4().hex[:6]}@campo.com.ar"
-        registered = await client.post(
-            f"{base}/api/auth/register", json={"email": email, "password": PASSWORD, "name": who.title()}
-        )
-        assert registered.status_code == 201, registered.text
-        people[who] = registered.json()
-    seller, buyer = people["seller"], people["buyer"]
+    seller = await register(client, one, "Seller", PASSWORD)
+    buyer = await register(client, two, "Buyer", PASSWORD)
     # the worker takes jobs from the PostgreSQL queue on the direct URL: the welcome emails go out
     await asyncio.to_thread(sink.wait_accepted, 2, 60)
 

@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from tests.conftest import PgDatabase, service_unavailable
+from tests.e2e.accounts import register
 from tests.e2e.processes import Process, serving
 from tests.e2e.smtp_sink import SmtpSink
 from tests.e2e.wsclient import WebSocketClient
@@ -45,14 +46,6 @@ def sentinels() -> Iterator[SentinelSet]:
         yield group
     finally:
         group.stop()
-
-
-async def _register(client: httpx.AsyncClient, base: str, name: str) -> dict[str, Any]:
-    email = f"{uuid.uuid4().hex[:8]}@tambo.com.ar"
-    response = await client.post(f"{base}/api/auth/register", json={"email": email, "password": PASSWORD, "name": name})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -129,9 +122,9 @@ async def _exercise(
     sentinels: SentinelSet, client: httpx.AsyncClient, sink: SmtpSink, one: str, two: str, worker: Process
 ) -> None:
     assert sentinels.replica is not None
-    seller = await _register(client, two, "Marta Ríos")
-    buyer = await _register(client, one, "Ana Gómez")
-    gone = await _register(client, one, "Sesión cerrada")
+    seller = await register(client, two, "Marta Ríos", PASSWORD)
+    buyer = await register(client, one, "Ana Gómez", PASSWORD)
+    gone = await register(client, one, "Sesión cerrada", PASSWORD)
     await asyncio.to_thread(sink.wait_accepted, 3, 60)  # welcome emails: the queue on the master works
 
     # a session ended before the failover, and a login budget spent before it
@@ -224,7 +217,7 @@ async def _exercise(
         await socket.close()
 
     # a job queued after the failover runs: the worker's queue followed the master too
-    late = (await _register(client, one, "Después del failover"))["user"]["email"]
+    late = (await register(client, one, "Después del failover", PASSWORD))["user"]["email"]
     await _until(
         "the welcome email of a user registered after the failover never went out",
         lambda: _true(any(str(message["To"]) == late for message in sink.accepted)),
