@@ -168,23 +168,12 @@ class MemoryRateLimiter:
         return sum(len(windows) for windows in self._windows.values())
 
 
-# KEYS[1] the counter, ARGV[1] the window in milliseconds → {count, milliseconds left}.
+# Counters in order, then a read of other keys, in one step. ARGV[1] is the number n of counters:
+# KEYS[1..n] the counters (ARGV[2i] the window of counter i in milliseconds, ARGV[2i+1] its limit),
+# KEYS[n+1..] the keys to read. Counting stops after the first counter over its limit.
 # `pttl < 0` rather than `count == 1`: a counter that somehow lost its expiry heals itself.
+# → {{count1, ms left1, count2, ms left2, ...}, {value, ...}}
 _HIT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {count, ttl}
-"""
-
-# The same for several counters in order, then a read of other keys, in one step. ARGV[1] is the
-# number n of counters: KEYS[1..n] the counters (ARGV[2i] the window of counter i, ARGV[2i+1] its
-# limit), KEYS[n+1..] the keys to read. Counting stops after the first counter over its limit.
-# → {{count1, ttl1, count2, ttl2, ...}, {value, ...}}
-_HIT_ALL_SCRIPT = """
 local n = tonumber(ARGV[1])
 local out = {}
 for i = 1, n do
@@ -215,8 +204,9 @@ _REDIS_DOWN = (RedisError, OSError, TimeoutError)
 class RedisRateLimiter:
     """Counters in Redis (stage 2): one exact limit shared by every process.
 
-    One round trip per hit: ``EVALSHA`` of a script doing ``INCR``, ``PTTL`` and ``PEXPIRE``
-    for a new key (redis-py loads the script once on ``NOSCRIPT``). Keys:
+    One round trip per request: ``EVALSHA`` of one script doing ``INCR``, ``PTTL`` and ``PEXPIRE``
+    for a new key, for each limit of the request in order, and reading any keys the caller adds
+    (redis-py loads the script once on ``NOSCRIPT``). Keys:
     ``{prefix}:rl:{name}:{key}``, expiring with their window. Fails open (see the module doc).
     """
 
@@ -230,7 +220,6 @@ class RedisRateLimiter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._script = client.register_script(_HIT_SCRIPT)
-        self._all_script = client.register_script(_HIT_ALL_SCRIPT)
         self._prefix = f"{prefix}:rl:"
         self._warn_every = warn_every
         self._cooldown = cooldown
@@ -243,20 +232,8 @@ class RedisRateLimiter:
         return f"{self._prefix}{name}:{key}"
 
     async def hit(self, name: str, key: str, limit: RateLimit) -> RateDecision:
-        if self._skip_until and time.monotonic() < self._skip_until:
-            self._unchecked += 1  # Redis failed moments ago: do not make this request wait for it
-            return self._allow(limit)
-        window_ms = limit.seconds * 1000
-        try:
-            count, ttl = await self._script(keys=[self.key(name, key)], args=[window_ms])
-        except _REDIS_DOWN as exc:
-            self._unchecked += 1
-            self._skip_until = time.monotonic() + self._cooldown
-            self._warn(exc)
-            return self._allow(limit)
-        self._skip_until = 0.0
-        ttl = int(ttl)
-        return _decide(limit, int(count), ttl if ttl > 0 else window_ms, self._clock())
+        decisions, _ = await self.hit_all_and_read(((name, key, limit),), ())
+        return decisions[0]
 
     async def hit_all(self, hits: Sequence[Hit]) -> list[RateDecision]:
         decisions, _ = await self.hit_all_and_read(hits, ())
@@ -266,13 +243,13 @@ class RedisRateLimiter:
         self, hits: Sequence[Hit], keys: Sequence[str]
     ) -> tuple[list[RateDecision], list[Any] | None]:
         if self._skip_until and time.monotonic() < self._skip_until:
-            self._unchecked += 1
+            self._unchecked += 1  # Redis failed moments ago: do not make this request wait for it
             return [self._allow(limit) for _, _, limit in hits], None
         args: list[int] = [len(hits)]
         for _, _, limit in hits:
             args += [limit.seconds * 1000, limit.requests]
         try:
-            counted, values = await self._all_script(
+            counted, values = await self._script(
                 keys=[*(self.key(name, key) for name, key, _ in hits), *keys], args=args
             )
         except _REDIS_DOWN as exc:

@@ -133,16 +133,6 @@ async def close_client(client: Redis) -> None:
                 await one.aclose()
 
 
-def describe(url: str) -> str:
-    """Where ``url`` points, without its password: for readiness, logs and ``doctor``."""
-    if is_sentinel_url(url):
-        address = parse_sentinel_url(url)
-        hosts = ",".join(f"{host}:{port}" for host, port in address.sentinels)
-        return f"sentinel {address.service} via {hosts}"
-    parts = urlsplit(url)
-    return f"single server {parts.hostname or parts.path}" + (f":{parts.port}" if parts.port else "")
-
-
 class RedisConnection:
     """Owns the process's client; ``client`` connects lazily, ``close`` at shutdown."""
 

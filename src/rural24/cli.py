@@ -197,7 +197,7 @@ def migrate() -> None:
         _primary_url(settings)  # the embedded server migrates itself as it starts
         click.echo("embedded PostgreSQL migrated")
         return
-    loaded = run_migrations(settings.db.direct_url or url)
+    loaded = run_migrations(_direct_url(settings))
     click.echo(f"migrated: {loaded.provinces} provinces, {loaded.categories} categories")
 
 

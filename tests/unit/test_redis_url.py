@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from infrastructure.redis import RedisUrlError, SentinelAddress, describe, is_sentinel_url, parse_sentinel_url
+from infrastructure.redis import RedisUrlError, SentinelAddress, is_sentinel_url, parse_sentinel_url
 from infrastructure.settings import SettingsError, load_settings
 
 
@@ -60,11 +60,6 @@ def test_a_malformed_sentinel_url_says_what_is_wrong(url: str, message: str) -> 
 )
 def test_which_urls_go_through_sentinel(url: str, sentinel: bool) -> None:
     assert is_sentinel_url(url) is sentinel
-
-
-def test_describe_never_shows_a_password() -> None:
-    assert describe("redis+sentinel://:hunter2@a:1,b:2/rural24") == "sentinel rural24 via a:1,b:2"
-    assert describe("redis://:hunter2@cache:6380/0") == "single server cache:6380"
 
 
 def test_settings_accept_a_sentinel_url_for_redis_and_the_queue() -> None:
