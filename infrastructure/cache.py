@@ -119,9 +119,9 @@ class QueryCache:
         await self.put(key, entry, ttl)
         return entry, False
 
-    async def peek(self, key: str) -> CachedBody | None:
-        """The cached entry (counted as a hit or a miss), or ``None``; a failing store or an entry
-        that cannot be read is a miss."""
+    async def peek(self, key: str, *, count: bool = True) -> CachedBody | None:
+        """The cached entry (counted as a hit or a miss unless ``count`` is false), or ``None``; a
+        failing store or an entry that cannot be read is a miss."""
         entry = self._local.get(key) if self._local is not None else None
         if entry is None:
             try:
@@ -131,7 +131,8 @@ class QueryCache:
                 logger.warning("cache read failed for %s: %s", key.split(":", 1)[0], exc)
             if entry is not None and self._local is not None:
                 self._local.put(key, entry)
-        self._count(key.split(":", 1)[0], hit=entry is not None)
+        if count:
+            self.count(key, hit=entry is not None)
         return entry
 
     async def put(self, key: str, entry: CachedBody, ttl: int) -> None:
@@ -142,6 +143,7 @@ class QueryCache:
         except Exception as exc:
             logger.warning("cache write failed for %s: %s", key.split(":", 1)[0], exc)
 
-    def _count(self, name: str, *, hit: bool) -> None:
+    def count(self, key: str, *, hit: bool) -> None:
+        """Records a lookup of ``key`` (by its prefix: ``search``, ``ad`` …) as a hit or a miss."""
         if self._on_lookup is not None:
-            self._on_lookup(name, hit)
+            self._on_lookup(key.split(":", 1)[0], hit)

@@ -155,6 +155,8 @@ class CacheSettings(msgspec.Struct, frozen=True):
     categories_ttl: int
     search_ttl: int
     ad_ttl: int
+    hot_reads: bool = True
+    """``CACHE_HOT_READS``: repeat anonymous cached GETs answered before routing (``rural24.hot_reads``)."""
 
 
 class ServerSettings(msgspec.Struct, frozen=True):
@@ -232,6 +234,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "CACHE_TTL_CATEGORIES": "categories cache lifetime (1h)",
     "CACHE_TTL_SEARCH": "search results cache lifetime (5m)",
     "CACHE_TTL_AD": "ad detail cache lifetime (5m)",
+    "CACHE_HOT_READS": "repeat anonymous searches and ad details answered from the cache before routing (true)",
     "AD_TTL_DAYS": "days an ad stays published before it expires (30)",
     "EMAIL_URL": "smtp://user:pass@host:port, smtps://… or console:// (default; refused in production)",
     "ALLOW_CONSOLE_EMAIL": "production accepts EMAIL_URL=console:// (never sent; recipient, subject logged) (false)",
@@ -613,6 +616,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             categories_ttl=env.duration("CACHE_TTL_CATEGORIES", 3600),
             search_ttl=env.duration("CACHE_TTL_SEARCH", 300),
             ad_ttl=env.duration("CACHE_TTL_AD", 300),
+            hot_reads=env.flag("CACHE_HOT_READS", True),
         ),
         server=ServerSettings(
             # production (a container) listens on every interface; a development box only on itself

@@ -36,7 +36,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     services = build_services(settings or get_settings())
     # The body limit is a constructor argument: Litestar ignores it when a plugin sets it in
     # on_app_init (the router is built from the constructor's value). Uploads raise it per route.
-    return Litestar(
+    app = Litestar(
         plugins=[InfrastructurePlugin(services), *context_plugins(services)],
         request_max_body_size=services.settings.server.max_json_body,
     )
+    settings = services.settings
+    # Repeat anonymous cached GETs answered before routing (rural24/hot_reads.py); not with
+    # tracing, whose spans are made by route middleware
+    if settings.cache.hot_reads and settings.app.otlp_endpoint is None:
+        services.hot_reads.install(app)
+    return app

@@ -22,7 +22,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.types import HTTPResponseStartEvent, Message, Scope
 
@@ -43,9 +43,9 @@ from rural24.errors import (
 from rural24.health import HealthController
 from rural24.logs import structlog_config
 from rural24.openapi import COMPONENTS, close_struct_schemas
-from rural24.ratelimit import api_rate_limit_config
+from rural24.reading import NEGOTIATED
 from rural24.request_id import AccessLog, RequestIdMiddleware, echo_request_id
-from rural24.request_metrics import InstanceMetricsController, RequestMetricsMiddleware
+from rural24.request_metrics import InstanceMetricsController, prometheus_config
 from rural24.services import Services, running_services
 from rural24.tracing import install_tracing, tracing_middleware
 from rural24.validation import ApiRequest
@@ -141,25 +141,13 @@ class InfrastructurePlugin(InitPluginProtocol):
         close_struct_schemas(app_config.plugins)  # request bodies: `additionalProperties: false`
         # on every response, unrouted 404s included: the request id and the access line
         app_config.before_send.append(functools.partial(_response_start, AccessLog(settings.app.trusted_proxy_hops)))
-        prometheus = PrometheusConfig(
-            app_name=settings.app.name,
-            prefix=settings.app.name,
-            group_path=True,
-            middleware_class=RequestMetricsMiddleware,  # counts refusals with their status (request_metrics.py)
-        )
+        prometheus = prometheus_config(settings)
         app_config.middleware.append(prometheus.middleware)
         if install_tracing(services):  # OTEL_EXPORTER_OTLP_ENDPOINT set; unset: no SDK, no middleware, no cost
             app_config.middleware.append(tracing_middleware())  # Litestar makes it the outermost layer
         # The global per-address limit: Litestar's RateLimitConfig with our atomic middleware class
         # (rural24/ratelimit.py: the stock one is not atomic across processes).
-        limits = api_rate_limit_config(
-            services.limits.limiter,
-            settings.rate_limits.api,
-            settings.app.trusted_proxy_hops,
-            route_limits={"search": settings.rate_limits.search},  # routes name them: opt={ROUTE_LIMIT: …}
-            generations=services.generations,  # Redis mode: a route's READS_GENERATIONS read with its limits
-        )
-        app_config.middleware.append(limits.middleware)
+        app_config.middleware.append(services.edge_limits.middleware)
         app_config.exception_handlers[Exception] = internal_error_handler
         app_config.exception_handlers[DomainError] = domain_error_handler
         app_config.exception_handlers[RepositoryError] = repository_error_handler
@@ -218,9 +206,27 @@ async def _response_start(access_log: AccessLog, message: Message, scope: Scope)
     if message["type"] != "http.response.start":
         return
     echo_request_id(message, scope)
+    if scope["state"].get(NEGOTIATED):
+        keep_vary(message)
     access_log(message, scope)
     if scope.get("method") == "OPTIONS":
         _complete_allow(message, scope)
+
+
+def keep_vary(message: HTTPResponseStartEvent) -> None:
+    """``Vary`` of a response negotiated on ``Accept-Encoding`` keeps it when CORS adds ``Origin``.
+
+    Litestar's CORS middleware *sets* ``Vary: Origin`` on a response to an allowed origin, replacing
+    the ``Vary: Accept-Encoding`` of a cached read (litestar 2.x, ``middleware/_internal/cors.py``):
+    a shared cache would then hand a gzip body to a client that never asked for one. The hook runs
+    after it (outermost ``send``) and puts both back in one field."""
+    headers = message["headers"]
+    assert isinstance(headers, list)  # echo_request_id made it one
+    values = [value for name, value in headers if name.lower() == b"vary"]
+    if any(b"accept-encoding" in value.lower() for value in values):
+        return
+    headers[:] = [(name, value) for name, value in headers if name.lower() != b"vary"]
+    headers.append((b"vary", b", ".join([b"Accept-Encoding", *values])))
 
 
 def _complete_allow(message: HTTPResponseStartEvent, scope: Scope) -> None:

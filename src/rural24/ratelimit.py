@@ -35,6 +35,7 @@ responses carry the API limit's headers; a route limit's 429 carries that limit'
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,10 +57,13 @@ __all__ = (
     "SKIP_RATE_LIMIT",
     "ApiRateLimitConfig",
     "ApiRateLimitMiddleware",
+    "Counted",
+    "EdgeLimits",
     "Limits",
     "RateLimitExceeded",
     "api_rate_limit_config",
     "enforce",
+    "hand_over",
     "prefetched_generations",
     "rate_limit_headers",
     "request_client_address",
@@ -78,6 +82,7 @@ the middleware reads them in the same script as the limits (one round trip for b
 them in the scope's state for the handler (:func:`prefetched_generations`); in memory mode, or
 when Redis fails, the handler reads them."""
 _PREFETCHED = "prefetched_generations"
+_COUNTED = "counted_limits"
 ROUTE_LIMIT = "route_limit"
 """Route ``opt`` key: ``opt={ROUTE_LIMIT: "search"}`` also counts the request against that
 per-address limit (``RATE_LIMIT_SEARCH``), with the global one (a route it applies to must not
@@ -222,6 +227,88 @@ def api_rate_limit_config(
     )
 
 
+class EdgeLimits:
+    """The per-address limits counted when a request arrives: the global one and the route's
+    (:data:`ROUTE_LIMIT`), with the route's :data:`READS_GENERATIONS` read in the same step in
+    Redis mode. Used by :class:`ApiRateLimitMiddleware` and by the hot reads
+    (``rural24.hot_reads``), which count before Litestar routes the request and hand what they
+    counted to the middleware when they cannot answer (:func:`hand_over`): counted once either way."""
+
+    def __init__(self, config: ApiRateLimitConfig) -> None:
+        if config.limiter is None or config.limit is None:
+            msg = "the edge limits need an ApiRateLimitConfig with a limiter and a limit"
+            raise ImproperlyConfiguredException(msg)
+        self.limiter = config.limiter
+        self.limit = config.limit
+        self.name = config.name
+        self.hops = config.trusted_proxy_hops
+        self._rejections = RATE_LIMIT_REJECTIONS.labels(config.name)
+        self._route_limits = {
+            name: (limit, RATE_LIMIT_REJECTIONS.labels(name)) for name, limit in config.route_limits.items()
+        }
+        self._generations = config.generations
+        self.limit_header, self._remaining_header, self._reset_header, self._fixed_headers = _header_names(config)
+
+    def allowed_headers(self, decision: RateDecision) -> list[tuple[bytes, bytes]]:
+        """The ``RateLimit-*`` headers of an allowed response (per request only "remaining" and
+        "reset" are formatted)."""
+        return [
+            *self._fixed_headers,
+            (self._remaining_header, str(decision.remaining).encode()),
+            (self._reset_header, str(decision.reset_in).encode()),
+        ]
+
+    async def count(self, address: str, route_limit: str | None, names: Sequence[str] | None) -> Counted:
+        """Count one request of ``address``; nothing is raised here (:meth:`verdict` does)."""
+        if route_limit is None and not names:
+            return Counted([await self.limiter.hit(self.name, address, self.limit)], None, None)
+        hits: list[Hit] = [(self.name, address, self.limit)]
+        if route_limit is not None:
+            hits.append((route_limit, address, self._route_limits[route_limit][0]))
+        if names and self._generations is not None:
+            decisions, raw = await self.limiter.hit_all_and_read(hits, self._generations.keys(*names))
+            generations = None if raw is None else dict(zip(names, self._generations.values(raw), strict=True))
+            return Counted(decisions, route_limit, generations)
+        return Counted(await self.limiter.hit_all(hits), route_limit, None)
+
+    def verdict(self, counted: Counted) -> RateDecision:
+        """The decision whose headers an allowed response carries; raises
+        :class:`RateLimitExceeded` (and counts the rejection) when a limit refused."""
+        decision = counted.decisions[0]
+        if not decision.allowed:
+            self._rejections.inc()
+            raise RateLimitExceeded(self.name, self.limit, decision)
+        last = counted.decisions[-1]
+        if counted.route_limit is not None and not last.allowed:
+            limit, rejections = self._route_limits[counted.route_limit]
+            rejections.inc()
+            raise RateLimitExceeded(counted.route_limit, limit, last)
+        return decision
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What :meth:`EdgeLimits.count` counted: the decisions in order (global first, a refusal
+    last), the route limit's name, and the generations read with them (Redis mode) or ``None``."""
+
+    decisions: list[RateDecision]
+    route_limit: str | None
+    generations: dict[str, int] | None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decisions[-1].allowed
+
+
+def hand_over(scope: Scope, counted: Counted) -> None:
+    """Leave what was counted for the request to :class:`ApiRateLimitMiddleware` (which then
+    counts nothing) and the generations read with it to the handler."""
+    state = scope.setdefault("state", {})
+    state[_COUNTED] = counted
+    if counted.generations is not None:
+        state[_PREFETCHED] = counted.generations
+
+
 class ApiRateLimitMiddleware(RateLimitMiddleware):
     """The global limit: one atomic hit per request on the shared limiter (no lock, no ``Request``).
 
@@ -231,74 +318,36 @@ class ApiRateLimitMiddleware(RateLimitMiddleware):
 
     def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
         super().__init__(app, config)
-        if not isinstance(config, ApiRateLimitConfig) or config.limiter is None or config.limit is None:
+        if not isinstance(config, ApiRateLimitConfig):
             msg = "ApiRateLimitMiddleware needs an ApiRateLimitConfig with a limiter and a limit"
             raise ImproperlyConfiguredException(msg)
-        self._limiter = config.limiter
-        self._limit = config.limit
-        self._name = config.name
-        self._hops = config.trusted_proxy_hops
-        self._rejections = RATE_LIMIT_REJECTIONS.labels(config.name)
-        self._route_limits = {
-            name: (limit, RATE_LIMIT_REJECTIONS.labels(name)) for name, limit in config.route_limits.items()
-        }
-        self._generations = config.generations
+        self._limits = EdgeLimits(config)
         self._set_headers = config.set_rate_limit_headers
-
-        def name(key: str) -> bytes:
-            return key.lower().encode("latin-1")
-
-        # encoded once: per request only "remaining" and "reset" are formatted
-        self._limit_header = name(config.rate_limit_limit_header_key)
-        self._remaining_header = name(config.rate_limit_remaining_header_key)
-        self._reset_header = name(config.rate_limit_reset_header_key)
-        self._fixed_headers = (
-            (self._limit_header, str(config.limit.requests).encode()),
-            (name(config.rate_limit_policy_header_key), f"{config.limit.requests};w={config.limit.seconds}".encode()),
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        address = scope_client_address(scope, self._hops)
-        opt = scope["route_handler"].opt
-        route_limit, names = opt.get(ROUTE_LIMIT), opt.get(READS_GENERATIONS)
-        if callable(names):
-            names = names(scope)
-        if route_limit is None and not names:
-            decision = await self._limiter.hit(self._name, address, self._limit)
-        else:
-            hits: list[Hit] = [(self._name, address, self._limit)]
-            if route_limit is not None:
-                limit, rejections = self._route_limits[route_limit]
-                hits.append((route_limit, address, limit))
-            if names and self._generations is not None:
-                decisions, raw = await self._limiter.hit_all_and_read(hits, self._generations.keys(*names))
-                if raw is not None:
-                    scope.setdefault("state", {})[_PREFETCHED] = dict(
-                        zip(names, self._generations.values(raw), strict=True)
-                    )
-            else:
-                decisions = await self._limiter.hit_all(hits)
-            decision = decisions[0]
-            if route_limit is not None and decision.allowed and not decisions[-1].allowed:
-                rejections.inc()
-                raise RateLimitExceeded(route_limit, limit, decisions[-1])
-        if not decision.allowed:
-            self._rejections.inc()
-            raise RateLimitExceeded(self._name, self._limit, decision)
+        state = scope.setdefault("state", {})
+        counted: Counted | None = state.pop(_COUNTED, None)  # counted by the hot reads, which passed
+        if counted is None:
+            opt = scope["route_handler"].opt
+            names = opt.get(READS_GENERATIONS)
+            if callable(names):
+                names = names(scope)
+            counted = await self._limits.count(
+                scope_client_address(scope, self._limits.hops), opt.get(ROUTE_LIMIT), names
+            )
+            if counted.generations is not None:
+                state[_PREFETCHED] = counted.generations
+        decision = self._limits.verdict(counted)
         if self._set_headers:
             send = self._send_with_headers(send, decision)
         await self.app(scope, receive, send)
 
     def _send_with_headers(self, send: Send, decision: RateDecision) -> Send:
-        limit_header = self._limit_header
-        extra = [
-            *self._fixed_headers,
-            (self._remaining_header, str(decision.remaining).encode()),
-            (self._reset_header, str(decision.reset_in).encode()),
-        ]
+        limit_header = self._limits.limit_header
+        extra = self._limits.allowed_headers(decision)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -311,6 +360,21 @@ class ApiRateLimitMiddleware(RateLimitMiddleware):
             await send(message)
 
         return send_wrapper
+
+
+def _header_names(config: ApiRateLimitConfig) -> tuple[bytes, bytes, bytes, tuple[tuple[bytes, bytes], ...]]:
+    """The ``RateLimit-*`` header names, encoded once, and the two fixed headers of an allowed response."""
+    assert config.limit is not None
+
+    def name(key: str) -> bytes:
+        return key.lower().encode("latin-1")
+
+    limit_header = name(config.rate_limit_limit_header_key)
+    fixed = (
+        (limit_header, str(config.limit.requests).encode()),
+        (name(config.rate_limit_policy_header_key), f"{config.limit.requests};w={config.limit.seconds}".encode()),
+    )
+    return limit_header, name(config.rate_limit_remaining_header_key), name(config.rate_limit_reset_header_key), fixed
 
 
 def prefetched_generations(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, int] | None:

@@ -41,6 +41,8 @@ PUBLIC_CDN_CACHE = "max-age=600"
 """``CDN-Cache-Control`` (RFC 9213) of the public ad reads, as the original design has it: a CDN in
 front keeps a page or an ad 10 minutes, and shared caches that do not read it keep ``s-maxage``."""
 PRIVATE = "private, no-store"
+NEGOTIATED = "negotiated_encoding"
+"""Scope state key: the response varies on ``Accept-Encoding`` (set by :func:`respond`)."""
 
 
 def make_private(response: Response[Any]) -> None:
@@ -92,6 +94,11 @@ class Snapshot(msgspec.Struct, frozen=True):
     freshness: Freshness
 
 
+def entry_key(prefix: str, generations: Sequence[int], suffix: str) -> str:
+    """The cache key of data under these generations: ``prefix:<g1>[:<g2>…][:suffix]``."""
+    return ":".join((prefix, *map(str, generations), *((suffix,) if suffix else ())))
+
+
 class Reads:
     """One per process (``rural24.services``): the read side, the query cache and the generations."""
 
@@ -134,9 +141,7 @@ class Reads:
             generations = await self.generations.get(*wanted)
         if generations is None:  # unknown: no cache entry can be trusted (the old code's choice: any replica)
             return Snapshot(None, ANY_REPLICA)
-        keyed = generations[: len(names)]
-        key = ":".join((prefix, *map(str, keyed), *((suffix,) if suffix else ())))
-        return Snapshot(key, Freshness.after(max(generations)))
+        return Snapshot(entry_key(prefix, generations[: len(names)], suffix), Freshness.after(max(generations)))
 
     async def peek(self, snapshot: Snapshot) -> CachedBody | None:
         return None if snapshot.key is None else await self.cache.peek(snapshot.key)
@@ -186,7 +191,11 @@ def if_match_revision(request: Request[Any, Any, Any]) -> int | None:
 
 
 def not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
-    header = request.headers.get("if-none-match")
+    return etag_matches(request.headers.get("if-none-match"), etag)
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` value names ``etag`` (weakly compared, or ``*``)."""
     if not header:
         return False
     return header.strip() == "*" or etag in {tag.strip().removeprefix("W/") for tag in header.split(",")}
@@ -228,6 +237,13 @@ def wants_gzip(request: Request[Any, Any, Any]) -> bool:
     return header is not None and request.method == "GET" and accepts_gzip(header)
 
 
+def pick(entry: CachedBody, accept_encoding: str | None) -> tuple[bytes, str, bool]:
+    """The copy of an entry a GET with this ``Accept-Encoding`` gets: ``(body, etag, gzipped)``."""
+    if entry.gzipped is not None and accept_encoding is not None and accepts_gzip(accept_encoding):
+        return entry.gzipped, entry.etag[:-1] + GZIP_TAG_SUFFIX + '"', True
+    return entry.body, entry.etag, False
+
+
 def answer(request: Request[Any, Any, Any], body: bytes, etag: str) -> CachedBody:
     """A body that is not stored (a search page's ``cached: false`` copy), gzipped only when this
     request would use the gzip copy."""
@@ -246,14 +262,16 @@ def respond(
     identity bytes; 304 (no body) when ``If-None-Match`` names the chosen one's ETag.
     ``cache_control=None`` leaves the route's own ``cache_control`` in force."""
     headers = {"Vary": "Accept-Encoding", **(extra_headers or {})}
+    request.scope["state"][NEGOTIATED] = True  # kept through CORS (rural24.plugin.keep_vary)
     if cache_control is not None:
         headers["Cache-Control"] = cache_control
         if cache_control == PUBLIC_CACHE:
             headers["CDN-Cache-Control"] = PUBLIC_CDN_CACHE
     body, etag = entry.body, entry.etag
-    if status_code == HTTP_200_OK and entry.gzipped is not None and wants_gzip(request):
-        body, etag = entry.gzipped, etag[:-1] + GZIP_TAG_SUFFIX + '"'
-        headers["Content-Encoding"] = "gzip"
+    if status_code == HTTP_200_OK and request.method == "GET":
+        body, etag, gzipped = pick(entry, request.headers.get("accept-encoding"))
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
     headers["ETag"] = etag
     if status_code == HTTP_200_OK and not_modified(request, etag):
         headers.pop("Content-Encoding", None)  # a 304 has no body to encode

@@ -63,12 +63,18 @@ class RequestIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            scope.setdefault("state", {})[_STARTED_KEY] = time.perf_counter()
-            # Not reset afterwards: the exception handlers that answer outside this middleware
-            # still log with it; each request runs in a task (and context) of its own.
-            structlog.contextvars.bind_contextvars(request_id=request_id(scope))
+        if scope["type"] in ("http", "websocket") and _STARTED_KEY not in scope.setdefault("state", {}):
+            begin(scope)
         await self.app(scope, receive, send)
+
+
+def begin(scope: Scope) -> None:
+    """Notes when the request started and binds its id (also called by ``rural24.hot_reads``,
+    which answers before this middleware would run; the middleware then does nothing again)."""
+    scope.setdefault("state", {})[_STARTED_KEY] = time.perf_counter()
+    # Not reset afterwards: the exception handlers that answer outside this middleware still log
+    # with it; each request runs in a task (and context) of its own.
+    structlog.contextvars.bind_contextvars(request_id=request_id(scope))
 
 
 def echo_request_id(message: HTTPResponseStartEvent, scope: Scope) -> None:

@@ -21,6 +21,7 @@ from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.datastructures import State
 from litestar.stores.registry import StoreRegistry
+from litestar.types import Receive, Scope, Send
 
 import domain.models  # noqa: F401 - every table in the ORM metadata, so foreign keys resolve
 from infrastructure.account_tokens import AccountTokens
@@ -52,9 +53,11 @@ from infrastructure.settings import Settings
 from infrastructure.stores import CACHE_STORE, memory_stores, redis_stores
 from infrastructure.unit_of_work import Writes
 from rural24.auth import Authenticator
+from rural24.hot_reads import HotReads
 from rural24.notifications import Notifier
-from rural24.ratelimit import Limits
+from rural24.ratelimit import ApiRateLimitConfig, EdgeLimits, Limits, api_rate_limit_config
 from rural24.reading import Reads
+from rural24.request_metrics import RequestMetricsMiddleware, prometheus_config
 
 _LSN = "SELECT pg_current_wal_insert_lsn()::text"
 
@@ -84,6 +87,11 @@ class Services:
     mailer: Mailer
     account_tokens: AccountTokens
     """Mints the tokens account emails carry, and derives them again when sending."""
+    edge_limits: ApiRateLimitConfig
+    """The per-address limits counted when a request arrives (``rural24.ratelimit``)."""
+    hot_reads: HotReads
+    """Repeat anonymous cached GETs answered before routing (``rural24.hot_reads``; installed by
+    ``rural24.app.create_app`` unless ``CACHE_HOT_READS=false``)."""
 
     @classmethod
     def of(cls, state: State) -> Services:
@@ -151,13 +159,23 @@ def build_services(settings: Settings) -> Services:
     async def current_lsn() -> int:
         return lsn_to_int(str(await read_side.on_primary().fetchval(_LSN)))
 
+    reads = Reads(read_side, QueryCache(stores.get(CACHE_STORE), count_cache_lookup, local_entries), generations)
+    # The global per-address limit and the routes' (opt={ROUTE_LIMIT: …}); in Redis mode a
+    # route's READS_GENERATIONS are read with them (rural24/ratelimit.py)
+    edge_limits = api_rate_limit_config(
+        limiter,
+        settings.rate_limits.api,
+        settings.app.trusted_proxy_hops,
+        route_limits={"search": settings.rate_limits.search},
+        generations=generations,
+    )
     return Services(
         settings=settings,
         database=database,
         redis=redis,
         stores=stores,
         read_side=read_side,
-        reads=Reads(read_side, QueryCache(stores.get(CACHE_STORE), count_cache_lookup, local_entries), generations),
+        reads=reads,
         generations=generations,
         writes=Writes(
             session_maker=database.create_session_maker(),
@@ -181,7 +199,16 @@ def build_services(settings: Settings) -> Services:
         media=build_media_storage(settings.app.media_storage_url, public_url=settings.app.media_public_url),
         mailer=build_mailer(settings.app.email_url),
         account_tokens=AccountTokens(settings.session.jwt_secret),
+        edge_limits=edge_limits,
+        hot_reads=HotReads(
+            reads, EdgeLimits(edge_limits), RequestMetricsMiddleware(_no_app, prometheus_config(settings))
+        ),
     )
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """What the hot reads' metrics recorder wraps: it only records, it never calls through."""
+    raise NotImplementedError
 
 
 @contextlib.asynccontextmanager

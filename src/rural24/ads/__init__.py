@@ -38,6 +38,7 @@ def ads_plugin(services: Services) -> ContextPlugin:
         limits=services.limits,
         idempotency=services.idempotency,
         category_trees=CategoryTrees(services.reads),
+        hot_reads=services.hot_reads,
     )
 
     return ContextPlugin(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -90,6 +91,7 @@ from infrastructure.settings import Settings
 from rural24.accounts.gate import requires_verified_email
 from rural24.auth import AUTH_OPTIONAL, current_actor, current_user, optional_user, requires_admin
 from rural24.dependencies import Commands
+from rural24.hot_reads import HotReads
 from rural24.idempotency import IdempotencyKeyHeader, idempotent
 from rural24.openapi import (
     CACHE_CONTROL,
@@ -161,6 +163,11 @@ class CategoryTrees:
         self._tree, self._built_at = tree, time.monotonic()
         return tree
 
+    def is_current(self, tree: CategoryTree) -> bool:
+        """Whether ``tree`` is still the one :meth:`get` returns (no rebuild due): a hot read's
+        recipe resolved its categories with it (``rural24.hot_reads``)."""
+        return tree is self._tree and time.monotonic() - self._built_at < self._max_age
+
 
 @dataclass(frozen=True, slots=True)
 class AdsPorts:
@@ -176,6 +183,7 @@ class AdsPorts:
     limits: Limits
     idempotency: IdempotencyStore
     category_trees: CategoryTrees
+    hot_reads: HotReads
 
 
 # -- helpers shared by the handlers ------------------------------------------------------------
@@ -205,6 +213,7 @@ async def _detail_response(
     if status_code == HTTP_200_OK:
         cached = await reads.peek(snapshot)  # public details only; the ETag is the revision's
         if cached is not None:
+            ads.hot_reads.remember(request, "ad", (ad_key(ad_id),), str(ad_id))
             return respond(request, cached, PUBLIC_CACHE, extra_headers={"X-Cache": "hit"})
 
     visible = await get_ad(ad_id, reads.at(snapshot.freshness), ads.media.url)
@@ -215,6 +224,8 @@ async def _detail_response(
     if visible.public:
         entry = CachedBody.build(body, etag)
         await reads.put(snapshot, entry, ads.settings.cache.ad_ttl)
+        if snapshot.key is not None and status_code == HTTP_200_OK:
+            ads.hot_reads.remember(request, "ad", (ad_key(ad_id),), str(ad_id))
         return respond(request, entry, PUBLIC_CACHE, status_code, {"X-Cache": "miss"})
     if viewer is None or (viewer.id != visible.owner_id and not viewer.is_admin):
         raise NotFoundException("ad not found")
@@ -351,6 +362,8 @@ class AdsController(Controller):
             return CachedBody.build(fragment[:-1] + _HIT, content_etag(fragment))
 
         entry, cached = await ads.reads.cached(snapshot, ads.settings.cache.search_ttl, load)
+        if snapshot.key is not None:  # stored: the next anonymous ask is a hot read
+            ads.hot_reads.remember(request, "search", (SEARCH,), digest, partial(ads.category_trees.is_current, tree))
         if not cached:  # the same page and ETag, saying it was loaded
             entry = answer(request, entry.body[: -len(_HIT)] + _MISS, entry.etag)
         return respond(  # type: ignore[return-value]  # pre-encoded SearchResponse

@@ -1,0 +1,212 @@
+"""Hot reads: the repeat of an anonymous GET answered from the cache before Litestar routes it.
+
+A cached search page is stored bytes, yet answering it through Litestar costs routing, seven
+middleware layers, parameter parsing and validation, dependency injection, the handler and a
+``Response`` turned into an ASGI response: ~90 µs of the ~110 µs a cached search cost in the
+profile of issue 11 (docs/performance.md, "Hot reads"). This layer sits around the app's ASGI
+handler (outside the router, inside ``before_send``: the request id and the access line are the
+app's own) and answers the requests it has seen answered, doing only the work whose outcome can
+differ between two identical requests.
+
+How it stays the same answer as the full path:
+
+* **It knows only what a route taught it.** After answering a GET with a public cached entry, a
+  route records a :class:`Recipe` under the request's path and raw query string: which cache key
+  that request leads to (prefix, generation names, suffix; the parameters were parsed, validated
+  and normalised once, by the handler) and the route's own facts (template, route limit). A query
+  string the route refused (422) is never recorded, so nothing is validated here.
+* **Per request it does what the route does, minus what the recipe saves:** it counts the
+  per-address limits (the same :class:`~rural24.ratelimit.EdgeLimits`: the global limit, the
+  route's, and in Redis mode the generations in the same script), reads the generations, builds
+  the key (a write anywhere moved the generation, so the next request misses exactly as the
+  route would) and peeks the cache.
+* **Anything else goes the full path**, with the limits already counted and handed over in the
+  scope (:func:`~rural24.ratelimit.hand_over`: a request is counted once): a refusal (the
+  middleware renders the 429), a cache miss (the handler loads and stores), unknown generations
+  (Redis down: the route bypasses the cache), a recipe older than :data:`RECIPE_TTL` or whose
+  inputs changed (a search recipe depends on the category tree it resolved slugs with).
+* **Only requests whose answer cannot depend on who asks:** no ``Authorization`` (a token must
+  still be checked: a bad one is a 401), no ``Origin`` (CORS headers are Litestar's, on the full
+  path), ``GET`` only. ``Accept-Encoding`` and ``If-None-Match`` are negotiated as the route does
+  (:func:`rural24.reading.pick`, :func:`~rural24.reading.etag_matches`).
+* **The same bytes and headers**: a test sends the same requests to an app with and without this
+  layer and compares status, body and every header but the request id.
+
+It counts in the request metrics with the route's template, and the cache lookups as the route
+would. ``CACHE_HOT_READS=false`` turns it off; it is also off when tracing is on (spans are made by
+route middleware).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from litestar import Litestar, Request
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from rural24.ratelimit import ROUTE_LIMIT, EdgeLimits, hand_over, scope_client_address
+from rural24.reading import PUBLIC_CACHE, PUBLIC_CDN_CACHE, Reads, entry_key, etag_matches, pick
+from rural24.request_id import begin
+from rural24.request_metrics import RequestMetricsMiddleware
+
+__all__ = ("MAX_RECIPES", "RECIPE_TTL", "HotReads", "Recipe")
+
+RECIPE_TTL: Final = 60.0
+"""Seconds a recipe is trusted before the full path must answer its request again (and re-teach it)."""
+MAX_RECIPES: Final = 10_000
+"""Recipes kept per process, the oldest dropped beyond (each is a few hundred bytes)."""
+
+_AUTHORIZATION: Final = b"authorization"
+_ORIGIN: Final = b"origin"
+_ACCEPT_ENCODING: Final = b"accept-encoding"
+_IF_NONE_MATCH: Final = b"if-none-match"
+_JSON: Final = (b"content-type", b"application/json")
+_VARY: Final = (b"vary", b"Accept-Encoding")
+_HIT: Final = (b"x-cache", b"hit")
+_GZIP: Final = (b"content-encoding", b"gzip")
+_CDN: Final = (b"cdn-cache-control", PUBLIC_CDN_CACHE.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """How the full path answered one path and query string from the cache."""
+
+    route: str
+    """The path template (the metrics' ``path`` label, the access line's ``route``)."""
+    prefix: str
+    names: tuple[str, ...]
+    """The generations in the cache key, in order (:meth:`rural24.reading.Reads.snapshot`)."""
+    suffix: str
+    route_limit: str | None
+    cache_control: bytes
+    still_valid: Callable[[], bool] | None
+    """``False`` once an input the recipe was made with has changed (the category tree)."""
+    expires: float
+
+
+class HotReads:
+    """One per process (``rural24.services``); :meth:`install` puts it around an app's ASGI handler."""
+
+    def __init__(self, reads: Reads, limits: EdgeLimits, metrics: RequestMetricsMiddleware) -> None:
+        self._reads = reads
+        self._limits = limits
+        self._metrics = metrics
+        self._recipes: dict[tuple[str, bytes], Recipe] = {}
+        self._next: ASGIApp | None = None
+        self.answered = 0
+        """Requests answered here since the process started (the request metrics count them too)."""
+
+    def install(self, app: Litestar) -> None:
+        """Answer ``app``'s hot reads from now on: wraps its ASGI handler (the router behind
+        Litestar's exception handling and CORS), so ``before_send`` hooks still see every message."""
+        self._next = app.asgi_handler
+        app.asgi_handler = self
+
+    @property
+    def installed(self) -> bool:
+        return self._next is not None
+
+    def remember(
+        self,
+        request: Request[Any, Any, Any],
+        prefix: str,
+        names: tuple[str, ...],
+        suffix: str,
+        still_valid: Callable[[], bool] | None = None,
+    ) -> None:
+        """Called by a route that has just answered ``request`` with a public cached entry stored
+        under ``prefix:<generations of names>:suffix`` (the same for every caller)."""
+        if self._next is None or request.method != "GET":
+            return
+        scope = request.scope
+        key = (scope["path"], scope["query_string"])
+        now = time.monotonic()
+        known = self._recipes.get(key)
+        if known is not None and known.expires > now:
+            return
+        opt = request.route_handler.opt
+        self._recipes.pop(key, None)  # re-inserted last: dict order is the eviction order
+        self._recipes[key] = Recipe(
+            route=scope["path_template"],
+            prefix=prefix,
+            names=names,
+            suffix=suffix,
+            route_limit=opt.get(ROUTE_LIMIT),
+            cache_control=PUBLIC_CACHE.encode(),
+            still_valid=still_valid,
+            expires=now + RECIPE_TTL,
+        )
+        if len(self._recipes) > MAX_RECIPES:
+            for old in list(self._recipes)[: MAX_RECIPES // 10]:
+                del self._recipes[old]
+
+    def __len__(self) -> int:
+        return len(self._recipes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self._next is not None
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "GET":
+            await self._next(scope, receive, send)
+            return
+        recipe = self._recipes.get((scope["path"], scope["query_string"]))
+        if recipe is None or not await self._answer(recipe, scope, send):
+            await self._next(scope, receive, send)
+
+    async def _answer(self, recipe: Recipe, scope: Scope, send: Send) -> bool:
+        """``True`` once the response is sent; ``False``: the full path must answer (with what
+        was counted handed over in the scope)."""
+        if recipe.expires < time.monotonic() or (recipe.still_valid is not None and not recipe.still_valid()):
+            self._recipes.pop((scope["path"], scope["query_string"]), None)
+            return False
+        accept_encoding = if_none_match = None
+        for name, value in scope["headers"]:
+            if name in (_AUTHORIZATION, _ORIGIN):
+                return False
+            if name == _ACCEPT_ENCODING:
+                accept_encoding = value.decode("latin-1")
+            elif name == _IF_NONE_MATCH:
+                if_none_match = value.decode("latin-1")
+        started = time.perf_counter()
+        begin(scope)  # the request id and the clock, as RequestIdMiddleware (which then does nothing)
+        limits = self._limits
+        counted = await limits.count(scope_client_address(scope, limits.hops), recipe.route_limit, recipe.names)
+        generations: list[int] | None
+        if counted.generations is not None:
+            generations = [counted.generations[name] for name in recipe.names]
+        else:
+            generations = await self._reads.generations.get(*recipe.names)
+        key = None
+        if generations is not None and counted.allowed:
+            key = entry_key(recipe.prefix, generations, recipe.suffix)
+        entry = None if key is None else await self._reads.cache.peek(key, count=False)
+        if entry is None or key is None:
+            hand_over(scope, counted)
+            return False
+        self._reads.cache.count(key, hit=True)
+        scope["path_template"] = recipe.route  # the access line's route
+        body, etag, gzipped = pick(entry, accept_encoding)
+        headers = [_VARY, _HIT, (b"cache-control", recipe.cache_control), _CDN]
+        status = 200
+        if etag_matches(if_none_match, etag):
+            status, body = 304, b""
+        else:
+            headers.append(_JSON)
+            headers.append((b"content-length", str(len(body)).encode()))
+            if gzipped:
+                headers.append(_GZIP)
+        headers.append((b"etag", etag.encode("latin-1")))
+        headers.extend(limits.allowed_headers(counted.decisions[0]))
+        gauge = self._metrics.in_progress("GET", recipe.route)
+        gauge.inc()
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+        finally:
+            gauge.dec()
+            self._metrics.record("GET", recipe.route, status, time.perf_counter() - started)
+        self.answered += 1
+        return True
