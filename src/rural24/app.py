@@ -14,6 +14,7 @@ from rural24.ads import ads_plugin
 from rural24.catalog import catalog_plugin
 from rural24.contexts import ContextPlugin
 from rural24.emails import emails_plugin
+from rural24.health import LIVENESS_BODY, LIVENESS_PATH
 from rural24.messaging import messaging_plugin
 from rural24.plugin import InfrastructurePlugin
 from rural24.queues import queues_plugin
@@ -41,8 +42,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=services.settings.server.max_json_body,
     )
     settings = services.settings
-    # Repeat anonymous cached GETs answered before routing (rural24/hot_reads.py); not with
-    # tracing, whose spans are made by route middleware
+    # Repeat anonymous cached GETs, and the liveness probe, answered before routing
+    # (rural24/hot_reads.py); not with tracing, whose spans are made by route middleware
     if settings.cache.hot_reads and settings.app.otlp_endpoint is None:
+        services.hot_reads.fixed(LIVENESS_PATH, LIVENESS_BODY)
         services.hot_reads.install(app)
     return app

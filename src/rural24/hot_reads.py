@@ -96,6 +96,7 @@ class HotReads:
         self._limits = limits
         self._metrics = metrics
         self._recipes: dict[tuple[str, bytes], Recipe] = {}
+        self._fixed: dict[str, bytes] = {}
         self._next: ASGIApp | None = None
         self.answered = 0
         """Requests answered here since the process started (the request metrics count them too)."""
@@ -144,6 +145,11 @@ class HotReads:
             for old in list(self._recipes)[: MAX_RECIPES // 10]:
                 del self._recipes[old]
 
+    def fixed(self, route: str, body: bytes) -> None:
+        """Answer ``GET route`` (any query string: the route reads none) with these JSON bytes,
+        always: for a route whose answer never changes and costs nothing (the liveness probe)."""
+        self._fixed[route] = body
+
     def __len__(self) -> int:
         return len(self._recipes)
 
@@ -152,9 +158,20 @@ class HotReads:
         if scope["type"] != ScopeType.HTTP or scope["method"] != "GET":
             await self._next(scope, receive, send)
             return
+        fixed = self._fixed.get(scope["path"])
+        if fixed is not None:
+            await self._send_fixed(scope["path"], fixed, scope, send)
+            return
         recipe = self._recipes.get((scope["path"], scope["query_string"]))
         if recipe is None or not await self._answer(recipe, scope, send):
             await self._next(scope, receive, send)
+
+    async def _send_fixed(self, route: str, body: bytes, scope: Scope, send: Send) -> None:
+        started = time.perf_counter()
+        begin(scope)
+        scope["path_template"] = route
+        headers = [_JSON, (b"content-length", str(len(body)).encode())]
+        await self._send(route, 200, headers, body, started, send)
 
     async def _answer(self, recipe: Recipe, scope: Scope, send: Send) -> bool:
         """``True`` once the response is sent; ``False``: the full path must answer (with what
@@ -200,13 +217,18 @@ class HotReads:
                 headers.append(_GZIP)
         headers.append((b"etag", etag.encode("latin-1")))
         headers.extend(limits.allowed_headers(counted.decisions[0]))
-        gauge = self._metrics.in_progress("GET", recipe.route)
+        await self._send(recipe.route, status, headers, body, started, send)
+        return True
+
+    async def _send(
+        self, route: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes, started: float, send: Send
+    ) -> None:
+        gauge = self._metrics.in_progress("GET", route)
         gauge.inc()
         try:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
         finally:
             gauge.dec()
-            self._metrics.record("GET", recipe.route, status, time.perf_counter() - started)
+            self._metrics.record("GET", route, status, time.perf_counter() - started)
         self.answered += 1
-        return True

@@ -196,3 +196,14 @@ async def test_hot_reads_count_in_the_request_metrics(client: Client) -> None:
     metrics = (await client.get("/metrics")).text
     name = Services.of(client.app.state).settings.app.name
     assert _count(metrics, name, "/api/ads/search", 200) == 4
+
+
+async def test_liveness_is_answered_alike(pair: tuple[Client, Client]) -> None:
+    hot, full = pair
+    before = answered(hot)
+    for query in ({}, {"probe": "k8s"}):  # the route reads no parameter
+        a, b = await both(hot, full, "/api/health", IDENTITY, **query)
+        assert a.status == 200
+        assert a.raw == b'{"status":"ok"}'
+        assert comparable(a) == comparable(b)
+    assert answered(hot) == before + 2
