@@ -64,8 +64,16 @@ SEARCH_PATH = "/api/ads/search"
 JWT_SECRET = "bench-secret-" + "s" * 40
 UNLIMITED = "1000000/minute"
 PAGE_SIZE = 50
-SCENARIOS = ("hot-search", "hot-search-redis", "health", "uncached", "ad-detail", "categories")
+SCENARIOS = ("hot-search", "hot-search-redis", "health", "uncached", "ad-detail", "categories", "mixed")
 REDIS_SCENARIOS = frozenset({"hot-search-redis"})
+"""Scenarios that are all Redis (left out without one); ``mixed`` also has Redis rows, left out alone."""
+MIXED_RATES = (1000, 2000)
+"""Offered requests a second of the mixed workload (issue 11)."""
+MIXED_HOT_SEARCHES = 200
+MIXED_HOT_ADS = 1000
+MIXED_SHARES = (("categories", 25), ("search", 40), ("detail", 32), ("unique", 3))
+"""Percent of the mixed workload: the category tree, searches and ad details drawn by popularity
+(Zipf, s = 1.1, over MIXED_HOT_SEARCHES searches and MIXED_HOT_ADS ads) and unique searches."""
 Q_TERMS = (
     "tractor",
     "john deere",
@@ -178,16 +186,18 @@ def _server_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def start_api(name: str, database_url: str, log_dir: Path, pool_size: int, redis: tuple[str, str] | None) -> Server:
-    """``rural24 serve``: production settings, one worker, rate limits out of the way; Redis mode
-    when ``redis`` (its URL and a key prefix of this run) is given."""
+def start_api(
+    name: str, database_url: str, log_dir: Path, pool_size: int, redis: tuple[str, str] | None, workers: int = 1
+) -> Server:
+    """``rural24 serve``: production settings, ``workers`` granian workers (one by default), rate
+    limits out of the way; Redis mode when ``redis`` (its URL and a key prefix of this run) is given."""
     port = _free_port()
     extra = {
         "APP_ENV": "production",
         "APP_NAME": "rural24-bench",
         "DATABASE_URL": database_url,
         "JWT_SECRET": JWT_SECRET,
-        "WEB_CONCURRENCY": "1",
+        "WEB_CONCURRENCY": str(workers),
         "HOST": HOST,
         "PORT": str(port),
         "DB_POOL_SIZE": str(pool_size),
@@ -277,14 +287,20 @@ class Target:
     server: Server
     path: str = ""
     paths_file: Path | None = None
+    rate: int | None = None
+    """Offered requests a second (``paced.lua``, with ``paths_file``); ``None``: as fast as answered."""
 
 
 def _wrk_argv(wrk: str, target: Target, duration: int, connections: int) -> list[str]:
-    script = WRK_SCRIPTS / ("paths.lua" if target.paths_file else "report.lua")
-    argv = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s", "-s", str(script)]
-    argv.append(target.server.url(target.path))
+    script = "report.lua"
+    if target.paths_file is not None:
+        script = "paths.lua" if target.rate is None else "paced.lua"
+    argv = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    argv += ["-s", str(WRK_SCRIPTS / script), target.server.url(target.path)]
     if target.paths_file is not None:
         argv += ["--", str(target.paths_file)]
+        if target.rate is not None:
+            argv += [str(target.rate), str(connections)]
     return argv
 
 
@@ -520,6 +536,73 @@ def search_paths(counts: dict[Filters, int], mix: str, max_page: int, wanted: in
     return searches
 
 
+# -- the mixed workload ----------------------------------------------------------------------------
+
+
+async def public_ad_ids(database_url: str, count: int) -> list[str]:
+    """``count`` public ads, in a fixed order (the details the mixed workload asks for)."""
+    import asyncpg
+
+    from domain.ads.rules import PUBLIC_AD_SQL
+    from infrastructure.database.urls import asyncpg_dsn
+
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        rows = await connection.fetch(
+            f"SELECT a.id FROM ads a JOIN users u ON u.id = a.owner_id WHERE {PUBLIC_AD_SQL} "
+            "ORDER BY md5(a.id::text) LIMIT $1",
+            count,
+        )
+    finally:
+        await connection.close()
+    return [str(row[0]) for row in rows]
+
+
+class MixedWorkload:
+    """The mixed workload's requests (:data:`MIXED_SHARES`): hot searches and details drawn by
+    popularity, and unique searches each used once across every list made (no row finds another
+    row's unique searches in the cache)."""
+
+    def __init__(self, searches: list[str], ad_ids: list[str]) -> None:
+        self._hot_searches = searches[:MIXED_HOT_SEARCHES]
+        self._unique = iter(searches[MIXED_HOT_SEARCHES:])
+        self._details = [f"/api/ads/{ad_id}" for ad_id in ad_ids]
+        self._random = random.Random(24)
+        self.reused = 0
+        """Unique searches asked for once the list ran out (a small database): hot ones instead."""
+
+    @staticmethod
+    def _zipf(n: int) -> list[float]:
+        return [1 / (rank**1.1) for rank in range(1, n + 1)]
+
+    def paths(self, count: int) -> list[str]:
+        kinds = self._random.choices([kind for kind, _ in MIXED_SHARES], [share for _, share in MIXED_SHARES], k=count)
+        searches = iter(self._random.choices(self._hot_searches, self._zipf(len(self._hot_searches)), k=count))
+        details = iter(self._random.choices(self._details, self._zipf(len(self._details)), k=count))
+        paths = []
+        for kind in kinds:
+            if kind == "categories":
+                paths.append("/api/categories")
+            elif kind == "search":
+                paths.append(next(searches))
+            elif kind == "detail":
+                paths.append(next(details))
+            else:
+                unique = next(self._unique, None)
+                if unique is None:
+                    self.reused += 1
+                    unique = next(searches)
+                paths.append(unique)
+        return paths
+
+    @staticmethod
+    def searches_needed(duration: int, warmup: int) -> int:
+        """Unique searches every paced row may use, at most (lists are made 20% longer than the run)."""
+        unique = next(share for kind, share in MIXED_SHARES if kind == "unique") / 100
+        per_mode = sum(int(rate * (duration + warmup) * 1.2 * unique) + 1 for rate in MIXED_RATES)
+        return MIXED_HOT_SEARCHES + 2 * per_mode
+
+
 def check_same_answers(api: Server, bare: Server, paths: Sequence[str]) -> int:
     """Both servers return the same ads in the same order: the bare route runs the same SQL."""
     import httpx
@@ -551,6 +634,8 @@ class Row:
     ceiling: str | None = None
     """The name of the row this one is divided by."""
     measurement: Measurement | None = None
+    offered: int | None = None
+    """Requests a second offered (paced rows): the ratio is the achieved rate to it."""
 
 
 @dataclass
@@ -642,6 +727,8 @@ def _cells(row: Row, by_name: dict[str, Row]) -> list[str]:
         ceiling = by_name[row.ceiling].measurement
         assert ceiling is not None
         ratio = f"{m.rps / ceiling.rps:.2f}x {row.ceiling}" if ceiling.rps else "-"
+    elif row.offered is not None:
+        ratio = f"{m.rps / row.offered:.2f}x offered {row.offered:,}/s"
     return [
         row.name,
         _fmt(m.rps, 0),
@@ -716,6 +803,7 @@ def report(
                 "name": row.name,
                 "path": row.target.path or (str(row.target.paths_file) if row.target.paths_file else ""),
                 "ceiling": row.ceiling,
+                "offered": row.offered,
                 "rps": row.measurement.rps,
                 **{k: v for k, v in asdict(row.measurement).items() if k != "cpu"},
                 "cpu_percent": row.measurement.cpu,
@@ -753,6 +841,7 @@ def build_rows(
     redis_url: str | None,
     redis_prefix: str,
     uncached_lists: tuple[list[str], list[str]] | None,
+    mixed: MixedWorkload | None = None,
 ) -> list[Row]:
     """Start the servers the chosen scenarios need, fetch the ceilings' bytes, and name every row."""
     chosen = args.scenarios
@@ -762,6 +851,11 @@ def build_rows(
         assert redis_url is not None
         api_redis = run.add(
             start_api("api-redis", database_url, run.log_dir, args.pool_size, (redis_url, redis_prefix))
+        )
+    api_redis_two = None
+    if mixed is not None and redis_url is not None:
+        api_redis_two = run.add(
+            start_api("api-redis-2", database_url, run.log_dir, args.pool_size, (redis_url, redis_prefix), workers=2)
         )
     bare_search = None
     if "uncached" in chosen:
@@ -850,6 +944,28 @@ def build_rows(
     if "ad-detail" in chosen:
         ad_path = bodies["ad"][0]
         pair("ad-detail", "ad detail, hot", Target(api, ad_path), "bare bytes (ad)", Target(ceilings, "/bytes/ad"))
+    if mixed is not None:
+        if api_redis_two is not None:
+            api_redis_two.wait_ready("/api/health")
+        for server, mode in ((api, "memory"), (api_redis_two, "Redis, 2 workers")):
+            if server is None:
+                continue
+            for rate in MIXED_RATES:
+                name = f"mixed {rate:,}/s, {mode}"
+                slug = f"mixed-{rate}-{server.name}"
+                warmup = _write_paths(run.log_dir, f"{slug}-warmup", mixed.paths(int(rate * args.warmup * 1.2) + 1))
+                measured = _write_paths(run.log_dir, slug, mixed.paths(int(rate * args.duration * 1.2) + 1))
+                rows.append(
+                    Row(
+                        "mixed",
+                        name,
+                        Target(server, paths_file=measured, rate=rate),
+                        Target(server, paths_file=warmup, rate=rate),
+                        offered=rate,
+                    )
+                )
+        if mixed.reused:
+            run.notes.append(f"mixed: {mixed.reused:,} unique searches were repeats (too few distinct ones)")
     if "categories" in chosen:
         pair(
             "categories",
@@ -970,22 +1086,34 @@ def main() -> None:
         run.notes.append(asyncio.run(_prepare_database(database_url)))
 
         uncached_lists = None
-        if "uncached" in args.scenarios:
+        mixed = None
+        if {"uncached", "mixed"} & set(args.scenarios):
             print("listing distinct searches …", flush=True)
             counts = asyncio.run(live_counts(database_url))
             warmup_size = UNCACHED_RPS_BOUND * args.warmup + 20
-            wanted = warmup_size + UNCACHED_RPS_BOUND * args.duration
-            paths = search_paths(counts, args.mix, args.max_page, wanted)
-            uncached_lists = (paths[:warmup_size], paths[warmup_size:])
-            run.notes.append(f"uncached ({args.mix}): {len(paths) - warmup_size:,} distinct searches")
+            uncached_size = warmup_size + UNCACHED_RPS_BOUND * args.duration if "uncached" in args.scenarios else 0
+            mixed_size = MixedWorkload.searches_needed(args.duration, args.warmup) if "mixed" in args.scenarios else 0
+            # one list, cut in two: no mixed search is one the uncached rows already cached
+            paths = search_paths(counts, args.mix, args.max_page, uncached_size + mixed_size)
+            if uncached_size:
+                uncached_lists = (paths[:warmup_size], paths[warmup_size:uncached_size])
+                run.notes.append(f"uncached ({args.mix}): {uncached_size - warmup_size:,} distinct searches")
+            if mixed_size:
+                mixed = MixedWorkload(paths[uncached_size:], asyncio.run(public_ad_ids(database_url, MIXED_HOT_ADS)))
+                run.notes.append(
+                    "mixed: "
+                    + ", ".join(f"{share}% {kind}" for kind, share in MIXED_SHARES)
+                    + f" (Zipf over {MIXED_HOT_SEARCHES} searches and {MIXED_HOT_ADS} ads), Poisson arrivals"
+                    " at the offered rate per connection (bench/wrk/paced.lua); Redis mode with 2 workers"
+                )
 
-        wants_redis = args.redis if REDIS_SCENARIOS & set(args.scenarios) else False
+        wants_redis = args.redis if (REDIS_SCENARIOS | {"mixed"}) & set(args.scenarios) else False
         with _redis_for_run(wants_redis, run.notes) as (redis_url, redis_pid):
             if redis_url is None:
                 args.scenarios = [name for name in args.scenarios if name not in REDIS_SCENARIOS]
             try:
                 print("starting the servers …", flush=True)
-                rows = build_rows(args, run, database_url, redis_url, redis_prefix, uncached_lists)
+                rows = build_rows(args, run, database_url, redis_url, redis_prefix, uncached_lists, mixed)
                 _check_ok(rows)
                 watched = Watched(postgres_pid, redis_pid)
                 columns = (TextColumn("{task.description:<36}"), BarColumn(), TimeRemainingColumn())

@@ -21,7 +21,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -92,8 +92,15 @@ PUBLISH_EVERY_SECONDS = 5.0
 """How stale another process's pool figures may be in a scrape (several processes only)."""
 
 
+_CACHE_LOOKUP_CHILDREN: dict[tuple[str, bool], Any] = {}
+
+
 def count_cache_lookup(cache: str, hit: bool) -> None:
-    CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss").inc()
+    # label children resolved once per (cache, outcome): labels() cost ~3 µs of a hot read
+    child = _CACHE_LOOKUP_CHILDREN.get((cache, hit))
+    if child is None:
+        child = _CACHE_LOOKUP_CHILDREN[(cache, hit)] = CACHE_LOOKUPS.labels(cache, "hit" if hit else "miss")
+    child.inc()
 
 
 class PoolCollector(Collector):

@@ -1,5 +1,5 @@
 """The wrk benchmark, bounded: it installs nothing new here (CI installs wrk), seeds a few ads, runs
-two scenarios for a second each and writes a report whose rows have figures and no errors.
+three scenarios for a second each and writes a report whose rows have figures and no errors.
 
 The real run (``make bench``: 100 000 ads, 10 s per scenario) is by hand; this keeps it working."""
 
@@ -16,7 +16,7 @@ from tests.conftest import service_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUNDED = ["--ads", "300", "--duration", "1", "--warmup", "1", "--connections", "4"]
-BOUNDED += ["--scenarios", "health,hot-search", "--no-redis"]
+BOUNDED += ["--scenarios", "health,hot-search,mixed", "--no-redis"]
 
 
 def test_the_wrk_benchmark_runs_and_reports(tmp_path: Path) -> None:
@@ -40,4 +40,7 @@ def test_the_wrk_benchmark_runs_and_reports(tmp_path: Path) -> None:
         assert row["rps"] > 0, row
         assert not any(row["errors"].values()), row  # by kind: socket, timeout, status
     assert rows["/api/health"]["ceiling"] == "bare Struct"
+    paced = rows["mixed 1,000/s, memory"]  # Poisson arrivals at an offered rate (bench/wrk/paced.lua)
+    assert paced["offered"] == 1000
+    assert paced["rps"] < 1500, paced  # paced, not as fast as answered (health ran at thousands)
     assert list(tmp_path.glob("wrk-*.md")), "the markdown report is written too"
