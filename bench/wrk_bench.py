@@ -69,6 +69,11 @@ REDIS_SCENARIOS = frozenset({"hot-search-redis"})
 """Scenarios that are all Redis (left out without one); ``mixed`` also has Redis rows, left out alone."""
 MIXED_RATES = (1000, 2000)
 """Offered requests a second of the mixed workload (issue 11)."""
+MIXED_THINK_MS = 250
+"""Mean wait of a connection between an answer and its next request in the mixed rows: rate x
+this many connections (250 at 1 000/s). wrk is closed-loop, so each connection's rate is 1 / (wait
++ latency): with waits much longer than the answers, the offered rate is kept while the server
+keeps up, and the achieved rate falls (and latency grows) when it does not."""
 MIXED_HOT_SEARCHES = 200
 MIXED_HOT_ADS = 1000
 MIXED_SHARES = (("categories", 25), ("search", 40), ("detail", 32), ("unique", 3))
@@ -289,9 +294,12 @@ class Target:
     paths_file: Path | None = None
     rate: int | None = None
     """Offered requests a second (``paced.lua``, with ``paths_file``); ``None``: as fast as answered."""
+    connections: int | None = None
+    """wrk connections for this target (``None``: ``--connections``)."""
 
 
 def _wrk_argv(wrk: str, target: Target, duration: int, connections: int) -> list[str]:
+    connections = target.connections or connections
     script = "report.lua"
     if target.paths_file is not None:
         script = "paths.lua" if target.rate is None else "paced.lua"
@@ -574,6 +582,10 @@ class MixedWorkload:
     @staticmethod
     def _zipf(n: int) -> list[float]:
         return [1 / (rank**1.1) for rank in range(1, n + 1)]
+
+    def popular(self) -> list[str]:
+        """Every popular search and ad, and the category tree, once (the mixed rows' warm-up)."""
+        return ["/api/categories", *self._hot_searches, *self._details]
 
     def paths(self, count: int) -> list[str]:
         kinds = self._random.choices([kind for kind, _ in MIXED_SHARES], [share for _, share in MIXED_SHARES], k=count)
@@ -947,20 +959,23 @@ def build_rows(
     if mixed is not None:
         if api_redis_two is not None:
             api_redis_two.wait_ready("/api/health")
+        # warm-up: every popular search and ad once (as fast as answered), as a running site has them
+        warm = _write_paths(run.log_dir, "mixed-warmup", mixed.popular())
         for server, mode in ((api, "memory"), (api_redis_two, "Redis, 2 workers")):
             if server is None:
                 continue
             for rate in MIXED_RATES:
                 name = f"mixed {rate:,}/s, {mode}"
-                slug = f"mixed-{rate}-{server.name}"
-                warmup = _write_paths(run.log_dir, f"{slug}-warmup", mixed.paths(int(rate * args.warmup * 1.2) + 1))
-                measured = _write_paths(run.log_dir, slug, mixed.paths(int(rate * args.duration * 1.2) + 1))
+                measured = _write_paths(
+                    run.log_dir, f"mixed-{rate}-{server.name}", mixed.paths(int(rate * args.duration * 1.2) + 1)
+                )
+                connections = max(args.connections, rate * MIXED_THINK_MS // 1000)
                 rows.append(
                     Row(
                         "mixed",
                         name,
-                        Target(server, paths_file=measured, rate=rate),
-                        Target(server, paths_file=warmup, rate=rate),
+                        Target(server, paths_file=measured, rate=rate, connections=connections),
+                        Target(server, paths_file=warm),
                         offered=rate,
                     )
                 )
@@ -1103,8 +1118,10 @@ def main() -> None:
                 run.notes.append(
                     "mixed: "
                     + ", ".join(f"{share}% {kind}" for kind, share in MIXED_SHARES)
-                    + f" (Zipf over {MIXED_HOT_SEARCHES} searches and {MIXED_HOT_ADS} ads), Poisson arrivals"
-                    " at the offered rate per connection (bench/wrk/paced.lua); Redis mode with 2 workers"
+                    + f" (Zipf over {MIXED_HOT_SEARCHES} searches and {MIXED_HOT_ADS} ads, each asked once in"
+                    " the warm-up); Poisson arrivals, a mean wait of"
+                    f" {MIXED_THINK_MS} ms per connection (rate x {MIXED_THINK_MS / 1000:g} connections,"
+                    " bench/wrk/paced.lua); Redis mode with 2 workers"
                 )
 
         wants_redis = args.redis if (REDIS_SCENARIOS | {"mixed"}) & set(args.scenarios) else False
