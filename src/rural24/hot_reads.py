@@ -53,12 +53,16 @@ from rural24.reading import PUBLIC_CACHE, PUBLIC_CDN_CACHE, Reads, entry_key, et
 from rural24.request_id import begin
 from rural24.request_metrics import RequestMetricsMiddleware
 
-__all__ = ("MAX_RECIPES", "RECIPE_TTL", "HotReads", "Recipe")
+__all__ = ("MAX_QUERY_BYTES", "MAX_RECIPES", "RECIPE_TTL", "HotReads", "Recipe")
 
 RECIPE_TTL: Final = 60.0
 """Seconds a recipe is trusted before the full path must answer its request again (and re-teach it)."""
 MAX_RECIPES: Final = 10_000
-"""Recipes kept per process, the oldest dropped beyond (each is a few hundred bytes)."""
+"""Recipes kept per process, the oldest dropped beyond."""
+MAX_QUERY_BYTES: Final = 512
+"""Longer query strings are not remembered (real searches are far shorter; unknown parameters are
+ignored by the routes, so padding would otherwise make every recipe as big as a URL can be): at
+most ~5 MB of recipes per process."""
 
 _AUTHORIZATION: Final = b"authorization"
 _ORIGIN: Final = b"origin"
@@ -121,9 +125,9 @@ class HotReads:
     ) -> None:
         """Called by a route that has just answered ``request`` with a public cached entry stored
         under ``prefix:<generations of names>:suffix`` (the same for every caller)."""
-        if self._next is None or request.method != "GET":
-            return
         scope = request.scope
+        if self._next is None or request.method != "GET" or len(scope["query_string"]) > MAX_QUERY_BYTES:
+            return
         key = (scope["path"], scope["query_string"])
         now = time.monotonic()
         known = self._recipes.get(key)
@@ -183,9 +187,10 @@ class HotReads:
         for name, value in scope["headers"]:
             if name in (_AUTHORIZATION, _ORIGIN):
                 return False
-            if name == _ACCEPT_ENCODING:
+            # the first of a repeated field, as Litestar's ``headers.get`` reads it on the full path
+            if name == _ACCEPT_ENCODING and accept_encoding is None:
                 accept_encoding = value.decode("latin-1")
-            elif name == _IF_NONE_MATCH:
+            elif name == _IF_NONE_MATCH and if_none_match is None:
                 if_none_match = value.decode("latin-1")
         started = time.perf_counter()
         begin(scope)  # the request id and the clock, as RequestIdMiddleware (which then does nothing)

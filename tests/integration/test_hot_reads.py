@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from infrastructure.settings import Settings
 from rural24.app import create_app
-from rural24.hot_reads import HotReads
+from rural24.hot_reads import MAX_QUERY_BYTES, HotReads
 from rural24.services import Services
 from tests.conftest import PgDatabase, make_settings
 from tests.integration.test_ads import auth, publish, user
@@ -182,6 +182,9 @@ async def test_what_needs_the_full_path_takes_it(
         invalid = await client.get(path, params={"category": "tractores", "page": "0"})
         assert invalid.status_code == 422
         await client.get(path, params={"category": "tractores", "page": "0"})
+        padded = {"category": "tractores", "pad": "x" * MAX_QUERY_BYTES}  # unknown parameters are ignored
+        for _ in range(2):
+            assert (await client.get(path, params=padded)).status_code == 200  # never remembered
         assert answered(client) == before  # none of these was answered before routing
         assert len(hot_reads(client)) == 1  # and a refused query string teaches nothing
         anonymous = await client.get(path, params=params)
