@@ -49,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -64,7 +65,7 @@ SEARCH_PATH = "/api/ads/search"
 JWT_SECRET = "bench-secret-" + "s" * 40
 UNLIMITED = "1000000/minute"
 PAGE_SIZE = 50
-SCENARIOS = ("hot-search", "hot-search-redis", "health", "uncached", "ad-detail", "categories", "mixed")
+SCENARIOS = ("hot-search", "hot-search-redis", "health", "uncached", "ad-detail", "categories", "mixed", "writes")
 REDIS_SCENARIOS = frozenset({"hot-search-redis"})
 """Scenarios that are all Redis (left out without one); ``mixed`` also has Redis rows, left out alone."""
 MIXED_RATES = (1000, 2000)
@@ -208,6 +209,12 @@ def start_api(
         "DB_POOL_SIZE": str(pool_size),
         "RATE_LIMIT_API": UNLIMITED,
         "RATE_LIMIT_SEARCH": UNLIMITED,
+        # the write rows: logins, messages and the registrations behind them, unverified senders
+        "RATE_LIMIT_LOGIN": UNLIMITED,
+        "RATE_LIMIT_MESSAGES": UNLIMITED,
+        "RATE_LIMIT_ACCOUNT_EMAIL": UNLIMITED,
+        "RATE_LIMIT_ACCOUNT_EMAIL_IP": UNLIMITED,
+        "REQUIRE_EMAIL_VERIFICATION": "false",
         "MEDIA_STORAGE_URL": f"file://{log_dir / 'media'}",
         # production refuses these development stand-ins unless told; the benchmark sends no email
         "ALLOW_LOCAL_MEDIA": "true",
@@ -615,6 +622,62 @@ class MixedWorkload:
         return MIXED_HOT_SEARCHES + 2 * per_mode
 
 
+# -- the write rows ---------------------------------------------------------------------------------
+
+WRITE_USERS = 64
+WRITE_PASSWORD = "campo-bench-2026"  # noqa: S105  # the throwaway bench users' password
+WRITE_LINES = 50_000
+"""Requests listed per write row (more than a row sends here: the lists do not start over)."""
+
+
+def write_requests(api: Server, log_dir: Path) -> dict[str, Path]:
+    """Files of whole requests (``paths.lua``'s tab-separated lines) for the write rows, made
+    with :data:`WRITE_USERS` users registered on ``api`` now: logins of those users, ads published
+    by them, and messages from each to the next."""
+    import httpx
+
+    tag = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=api.url(), timeout=60.0) as client:
+        categories = client.get("/api/categories").json()
+        category = next(c["id"] for c in categories if c.get("parentId") is not None)
+        users: list[tuple[str, str, str]] = []
+        for number in range(WRITE_USERS):
+            email = f"bench-{tag}-{number}@rural24.test"
+            response = client.post(
+                "/api/auth/register", json={"email": email, "password": WRITE_PASSWORD, "name": f"Bench {number}"}
+            )
+            response.raise_for_status()
+            body = response.json()
+            users.append((email, body["user"]["id"], f"Bearer {body['token']}"))
+    ad = {
+        "title": "Tractor Pauny 280 en muy buen estado",
+        "description": "Bench: 3200 horas, cubiertas al 80%, papeles al día.",
+        "price": "38000.00",
+        "currency": "USD",
+        "categoryId": category,
+        "province": "cordoba",
+        "locality": "Marcos Juárez",
+        "condition": "used",
+    }
+    lines = {
+        "login": [
+            f"POST\t/api/auth/login\t\t{json.dumps({'email': email, 'password': WRITE_PASSWORD})}"
+            for email, _, _ in users
+        ],
+        "publish": [f"POST\t/api/ads\t{token}\t{json.dumps(ad)}" for _, _, token in users],
+        "send message": [
+            f"POST\t/api/messages/send\t{token}\t"
+            + json.dumps({"recipientId": users[(number + 1) % len(users)][1], "content": "Hola, ¿sigue disponible?"})
+            for number, (_, _, token) in enumerate(users)
+        ],
+    }
+    files = {}
+    for name, requests in lines.items():
+        repeated = (requests * (WRITE_LINES // len(requests) + 1))[:WRITE_LINES]
+        files[name] = _write_paths(log_dir, name.replace(" ", "-"), repeated)
+    return files
+
+
 def check_same_answers(api: Server, bare: Server, paths: Sequence[str]) -> int:
     """Both servers return the same ads in the same order: the bare route runs the same SQL."""
     import httpx
@@ -989,6 +1052,9 @@ def build_rows(
             "bare bytes (categories)",
             Target(ceilings, "/bytes/categories"),
         )
+    if "writes" in chosen:  # last: publishing moves the search generation (every search page misses)
+        for name, requests in write_requests(api, run.log_dir).items():
+            rows.append(Row("writes", name, Target(api, paths_file=requests), Target(api, paths_file=requests)))
     return rows
 
 

@@ -1,5 +1,6 @@
 -- Requests the paths listed in a file, one per line, in order, starting over at the end (each
--- time counted in "wrapped", which report.lua prints): unique searches for the uncached runs.
+-- time counted in "wrapped", which report.lua prints): unique searches for the uncached runs, and
+-- whole requests for the write rows (below).
 --
 --   wrk -t1 -c64 -d10s --latency -s bench/wrk/paths.lua http://127.0.0.1:PORT -- PATHS_FILE
 
@@ -14,10 +15,29 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
+-- A line with tabs is a whole request: METHOD<TAB>PATH<TAB>AUTHORIZATION<TAB>JSON BODY (an empty
+-- authorization or body: none), for the write rows (login, publish, send message).
+local function parse(line)
+   local method, path, authorization, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+   if not method then
+      return wrk.format("GET", line)
+   end
+   local headers = {}
+   if authorization ~= "" then
+      headers["Authorization"] = authorization
+   end
+   if body == "" then
+      body = nil
+   else
+      headers["Content-Type"] = "application/json"
+   end
+   return wrk.format(method, path, headers, body)
+end
+
 function init(args)
    for line in io.lines(args[1]) do
       if line ~= "" then
-         table.insert(requests, wrk.format("GET", line))
+         table.insert(requests, parse(line))
       end
    end
    if #requests == 0 then

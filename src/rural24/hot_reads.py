@@ -72,7 +72,6 @@ _JSON: Final = (b"content-type", b"application/json")
 _VARY: Final = (b"vary", b"Accept-Encoding")
 _HIT: Final = (b"x-cache", b"hit")
 _GZIP: Final = (b"content-encoding", b"gzip")
-_CDN: Final = (b"cdn-cache-control", PUBLIC_CDN_CACHE.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +85,8 @@ class Recipe:
     """The generations in the cache key, in order (:meth:`rural24.reading.Reads.snapshot`)."""
     suffix: str
     route_limit: str | None
-    cache_control: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    """What a hit sends besides the body's own (type, length, encoding, ETag) and the limits'."""
     still_valid: Callable[[], bool] | None
     """``False`` once an input the recipe was made with has changed (the category tree)."""
     expires: float
@@ -102,8 +102,9 @@ class HotReads:
         self._recipes: dict[tuple[str, bytes], Recipe] = {}
         self._fixed: dict[str, bytes] = {}
         self._next: ASGIApp | None = None
-        self.answered = 0
-        """Requests answered here since the process started (the request metrics count them too)."""
+        self.answered: dict[str, int] = {}
+        """Requests answered here since the process started, by route template (the request
+        metrics count them too)."""
 
     def install(self, app: Litestar) -> None:
         """Answer ``app``'s hot reads from now on: wraps its ASGI handler (the router behind
@@ -122,9 +123,12 @@ class HotReads:
         names: tuple[str, ...],
         suffix: str,
         still_valid: Callable[[], bool] | None = None,
+        cache_control: str = PUBLIC_CACHE,
+        cdn_cache_control: str = PUBLIC_CDN_CACHE,
     ) -> None:
         """Called by a route that has just answered ``request`` with a public cached entry stored
-        under ``prefix:<generations of names>:suffix`` (the same for every caller)."""
+        under ``prefix:<generations of names>:suffix`` (the same for every caller), sent with
+        these ``Cache-Control`` and ``CDN-Cache-Control``."""
         scope = request.scope
         if self._next is None or request.method != "GET" or len(scope["query_string"]) > MAX_QUERY_BYTES:
             return
@@ -141,7 +145,12 @@ class HotReads:
             names=names,
             suffix=suffix,
             route_limit=opt.get(ROUTE_LIMIT),
-            cache_control=PUBLIC_CACHE.encode(),
+            headers=(
+                _VARY,
+                _HIT,
+                (b"cache-control", cache_control.encode("latin-1")),
+                (b"cdn-cache-control", cdn_cache_control.encode("latin-1")),
+            ),
             still_valid=still_valid,
             expires=now + RECIPE_TTL,
         )
@@ -199,6 +208,8 @@ class HotReads:
         generations: list[int] | None
         if counted.generations is not None:
             generations = [counted.generations[name] for name in recipe.names]
+        elif not recipe.names:  # reference data: a fixed key
+            generations = []
         else:
             generations = await self._reads.generations.get(*recipe.names)
         key = None
@@ -211,7 +222,7 @@ class HotReads:
         self._reads.cache.count(key, hit=True)
         scope["path_template"] = recipe.route  # the access line's route
         body, etag, gzipped = pick(entry, accept_encoding)
-        headers = [_VARY, _HIT, (b"cache-control", recipe.cache_control), _CDN]
+        headers = [*recipe.headers]
         status = 200
         if etag_matches(if_none_match, etag):
             status, body = 304, b""
@@ -236,4 +247,4 @@ class HotReads:
         finally:
             gauge.dec()
             self._metrics.record("GET", route, status, time.perf_counter() - started)
-        self.answered += 1
+        self.answered[route] = self.answered.get(route, 0) + 1

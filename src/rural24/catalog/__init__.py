@@ -8,5 +8,5 @@ from rural24.services import Services
 
 
 def catalog_plugin(services: Services) -> ContextPlugin:
-    ports = CatalogPorts(reads=services.reads, settings=services.settings)
+    ports = CatalogPorts(reads=services.reads, settings=services.settings, hot_reads=services.hot_reads)
     return ContextPlugin(name="catalog", route_handlers=[CatalogController], dependencies={"catalog": provide(ports)})

@@ -22,6 +22,7 @@ from domain.shared.ports import ReadConnection
 from infrastructure.cache import CachedBody
 from infrastructure.settings import Settings
 from rural24.auth import PUBLIC
+from rural24.hot_reads import HotReads
 from rural24.openapi import CDN_CACHE_CONTROL, CONTENT_ENCODING, ETAG, VARY, X_CACHE, IfNoneMatch, documented
 from rural24.reading import ANY_REPLICA, Reads, Snapshot, content_etag, respond
 
@@ -37,6 +38,7 @@ class CatalogPorts:
 
     reads: Reads
     settings: Settings
+    hot_reads: HotReads
 
 
 def _encoded(value: object) -> CachedBody:
@@ -45,9 +47,22 @@ def _encoded(value: object) -> CachedBody:
     return CachedBody.build(body, content_etag(body))
 
 
-def _cached_json(request: Request[Any, Any, Any], entry: CachedBody, cached: bool, cdn: str) -> Response[bytes]:
+def _cached_json(
+    request: Request[Any, Any, Any],
+    catalog: CatalogPorts,
+    snapshot: Snapshot,
+    cached: tuple[CachedBody, bool],
+    cdn: str,
+) -> Response[bytes]:
     # Cache-Control: the route's own (cache_control=…); CDN-Cache-Control (RFC 9213): as long as s-maxage
-    headers = {"X-Cache": "hit" if cached else "miss", "CDN-Cache-Control": cdn}
+    entry, hit = cached
+    route_cache_control = request.route_handler.cache_control
+    if route_cache_control is not None and snapshot.key is not None:  # the next anonymous ask is a hot read
+        prefix, _, suffix = snapshot.key.partition(":")
+        catalog.hot_reads.remember(
+            request, prefix, (), suffix, cache_control=route_cache_control.to_header(), cdn_cache_control=cdn
+        )
+    headers = {"X-Cache": "hit" if hit else "miss", "CDN-Cache-Control": cdn}
     return respond(request, entry, None, extra_headers=headers)
 
 
@@ -80,8 +95,8 @@ class CatalogController(Controller):
         async def load(db: ReadConnection) -> CachedBody:
             return _encoded(await list_categories(ListCategories(), db))
 
-        entry, cached = await catalog.reads.cached(_CATEGORIES, catalog.settings.cache.categories_ttl, load)
-        return _cached_json(request, entry, cached, "max-age=3600")  # type: ignore[return-value]  # pre-encoded
+        cached = await catalog.reads.cached(_CATEGORIES, catalog.settings.cache.categories_ttl, load)
+        return _cached_json(request, catalog, _CATEGORIES, cached, "max-age=3600")  # type: ignore[return-value]
 
     @get(
         "/api/provinces",
@@ -107,5 +122,5 @@ class CatalogController(Controller):
         async def load(db: ReadConnection) -> CachedBody:
             return _encoded(await list_provinces(ListProvinces(), db))
 
-        entry, cached = await catalog.reads.cached(_PROVINCES, catalog.settings.cache.categories_ttl, load)
-        return _cached_json(request, entry, cached, "max-age=86400")  # type: ignore[return-value]
+        cached = await catalog.reads.cached(_PROVINCES, catalog.settings.cache.categories_ttl, load)
+        return _cached_json(request, catalog, _PROVINCES, cached, "max-age=86400")  # type: ignore[return-value]
