@@ -10,8 +10,8 @@ differ between two identical requests.
 
 How it stays the same answer as the full path:
 
-* **It knows only what a route taught it.** After answering a GET with a public cached entry, a
-  route records a :class:`Recipe` under the request's path and raw query string: which cache key
+* **It knows only what a route taught it.** After answering a GET with a public cached entry (the
+  search, the ad detail, the category tree and the province list do), a route records a :class:`Recipe` under the request's path and raw query string: which cache key
   that request leads to (prefix, generation names, suffix; the parameters were parsed, validated
   and normalised once, by the handler) and the route's own facts (template, route limit). A query
   string the route refused (422) is never recorded, so nothing is validated here.
