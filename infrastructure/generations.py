@@ -87,9 +87,14 @@ class RedisGenerations:
         return [self._prefix + name for name in names]
 
     @staticmethod
-    def values(raw: Sequence[bytes | str | None]) -> list[int]:
-        """Generations from the raw values of :meth:`keys` (a missing key is 0)."""
-        return [int(value) if value is not None else 0 for value in raw]
+    def values(raw: Sequence[bytes | str | None]) -> list[int] | None:
+        """Generations from the raw values of :meth:`keys` (a missing key is 0); ``None`` when one
+        is not a number (written by something else): unknown, so no cache entry is trusted."""
+        try:
+            return [int(value) if value is not None else 0 for value in raw]
+        except ValueError:
+            logger.error("a cache generation in Redis is not a number: bypassing the cache")
+            return None
 
     async def get(self, *names: str) -> list[int] | None:
         try:

@@ -234,7 +234,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "CACHE_TTL_CATEGORIES": "categories cache lifetime (1h)",
     "CACHE_TTL_SEARCH": "search results cache lifetime (5m)",
     "CACHE_TTL_AD": "ad detail cache lifetime (5m)",
-    "CACHE_HOT_READS": "repeat anonymous cached reads (search, ad, categories, provinces) answered before routing (true)",
+    "CACHE_HOT_READS": "repeat anonymous cached reads (search, ad, categories…) answered before routing (true)",
     "AD_TTL_DAYS": "days an ad stays published before it expires (30)",
     "EMAIL_URL": "smtp://user:pass@host:port, smtps://… or console:// (default; refused in production)",
     "ALLOW_CONSOLE_EMAIL": "production accepts EMAIL_URL=console:// (never sent; recipient, subject logged) (false)",

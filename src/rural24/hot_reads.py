@@ -11,10 +11,13 @@ differ between two identical requests.
 How it stays the same answer as the full path:
 
 * **It knows only what a route taught it.** After answering a GET with a public cached entry (the
-  search, the ad detail, the category tree and the province list do), a route records a :class:`Recipe` under the request's path and raw query string: which cache key
-  that request leads to (prefix, generation names, suffix; the parameters were parsed, validated
-  and normalised once, by the handler) and the route's own facts (template, route limit). A query
-  string the route refused (422) is never recorded, so nothing is validated here.
+  search, the ad detail, the category tree and the province list do), a route records a
+  :class:`Recipe` under the request's path and raw query string: which cache key that request
+  leads to (prefix, generation names, suffix; the parameters were parsed, validated and
+  normalised once, by the handler) and the route's own facts (template, route limit, cache
+  headers). A query string the route refused (422) is never recorded, so nothing is validated
+  here; nor are paths or query strings longer than real ones (:data:`MAX_PATH_BYTES`,
+  :data:`MAX_QUERY_BYTES`).
 * **Per request it does what the route does, minus what the recipe saves:** it counts the
   per-address limits (the same :class:`~rural24.ratelimit.EdgeLimits`: the global limit, the
   route's, and in Redis mode the generations in the same script), reads the generations, builds
@@ -27,8 +30,10 @@ How it stays the same answer as the full path:
   inputs changed (a search recipe depends on the category tree it resolved slugs with).
 * **Only requests whose answer cannot depend on who asks:** no ``Authorization`` (a token must
   still be checked: a bad one is a 401), no ``Origin`` (CORS headers are Litestar's, on the full
-  path), ``GET`` only. ``Accept-Encoding`` and ``If-None-Match`` are negotiated as the route does
-  (:func:`rural24.reading.pick`, :func:`~rural24.reading.etag_matches`).
+  path), ``GET`` only; the liveness probe too. ``Accept-Encoding`` and ``If-None-Match`` are
+  negotiated as the route does (:func:`rural24.reading.pick`, :func:`~rural24.reading.etag_matches`).
+* **An error here is the full path's to meet:** the layer sits outside Litestar's exception
+  handling, so anything raised before the answer starts hands the request over (counted once).
 * **The same bytes and headers**: a test sends the same requests to an app with and without this
   layer and compares status, body and every header but the request id.
 
@@ -39,6 +44,7 @@ route middleware).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,12 +54,15 @@ from litestar import Litestar, Request
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from rural24.ratelimit import ROUTE_LIMIT, EdgeLimits, hand_over, scope_client_address
+from infrastructure.cache import CachedBody
+from rural24.ratelimit import ROUTE_LIMIT, Counted, EdgeLimits, hand_over, scope_client_address
 from rural24.reading import PUBLIC_CACHE, PUBLIC_CDN_CACHE, Reads, entry_key, etag_matches, pick
 from rural24.request_id import begin
 from rural24.request_metrics import RequestMetricsMiddleware
 
-__all__ = ("MAX_QUERY_BYTES", "MAX_RECIPES", "RECIPE_TTL", "HotReads", "Recipe")
+logger = logging.getLogger(__name__)
+
+__all__ = ("MAX_PATH_BYTES", "MAX_QUERY_BYTES", "MAX_RECIPES", "RECIPE_TTL", "HotReads", "Recipe")
 
 RECIPE_TTL: Final = 60.0
 """Seconds a recipe is trusted before the full path must answer its request again (and re-teach it)."""
@@ -61,8 +70,11 @@ MAX_RECIPES: Final = 10_000
 """Recipes kept per process, the oldest dropped beyond."""
 MAX_QUERY_BYTES: Final = 512
 """Longer query strings are not remembered (real searches are far shorter; unknown parameters are
-ignored by the routes, so padding would otherwise make every recipe as big as a URL can be): at
-most ~5 MB of recipes per process."""
+ignored by the routes, so padding would otherwise make every recipe as big as a URL can be)."""
+MAX_PATH_BYTES: Final = 128
+"""Longer paths are not remembered either: an ad's id parses from far longer spellings
+(``urn:uuid:`` prefixes, braces, any number of hyphens), each a recipe of its own. With both
+bounds the recipes hold at most ~6 MB per process."""
 
 _AUTHORIZATION: Final = b"authorization"
 _ORIGIN: Final = b"origin"
@@ -72,6 +84,22 @@ _JSON: Final = (b"content-type", b"application/json")
 _VARY: Final = (b"vary", b"Accept-Encoding")
 _HIT: Final = (b"x-cache", b"hit")
 _GZIP: Final = (b"content-encoding", b"gzip")
+
+
+def _negotiation(scope: Scope) -> tuple[str | None, str | None] | None:
+    """``(Accept-Encoding, If-None-Match)`` of a request this layer may answer, or ``None`` when it
+    carries a token (checked on the full path: a bad one is a 401) or an ``Origin`` (CORS headers
+    are Litestar's, on the full path). The first of a repeated field, as Litestar's
+    ``headers.get`` reads it."""
+    accept_encoding = if_none_match = None
+    for name, value in scope["headers"]:
+        if name in (_AUTHORIZATION, _ORIGIN):
+            return None
+        if name == _ACCEPT_ENCODING and accept_encoding is None:
+            accept_encoding = value.decode("latin-1")
+        elif name == _IF_NONE_MATCH and if_none_match is None:
+            if_none_match = value.decode("latin-1")
+    return accept_encoding, if_none_match
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +158,12 @@ class HotReads:
         under ``prefix:<generations of names>:suffix`` (the same for every caller), sent with
         these ``Cache-Control`` and ``CDN-Cache-Control``."""
         scope = request.scope
-        if self._next is None or request.method != "GET" or len(scope["query_string"]) > MAX_QUERY_BYTES:
+        if (
+            self._next is None
+            or request.method != "GET"
+            or len(scope["query_string"]) > MAX_QUERY_BYTES
+            or len(scope["path"]) > MAX_PATH_BYTES
+        ):
             return
         key = (scope["path"], scope["query_string"])
         now = time.monotonic()
@@ -173,7 +206,10 @@ class HotReads:
             return
         fixed = self._fixed.get(scope["path"])
         if fixed is not None:
-            await self._send_fixed(scope["path"], fixed, scope, send)
+            if _negotiation(scope) is None:  # a token or an Origin: the full path (auth, CORS)
+                await self._next(scope, receive, send)
+            else:
+                await self._send_fixed(scope["path"], fixed, scope, send)
             return
         recipe = self._recipes.get((scope["path"], scope["query_string"]))
         if recipe is None or not await self._answer(recipe, scope, send):
@@ -192,32 +228,25 @@ class HotReads:
         if recipe.expires < time.monotonic() or (recipe.still_valid is not None and not recipe.still_valid()):
             self._recipes.pop((scope["path"], scope["query_string"]), None)
             return False
-        accept_encoding = if_none_match = None
-        for name, value in scope["headers"]:
-            if name in (_AUTHORIZATION, _ORIGIN):
-                return False
-            # the first of a repeated field, as Litestar's ``headers.get`` reads it on the full path
-            if name == _ACCEPT_ENCODING and accept_encoding is None:
-                accept_encoding = value.decode("latin-1")
-            elif name == _IF_NONE_MATCH and if_none_match is None:
-                if_none_match = value.decode("latin-1")
+        negotiation = _negotiation(scope)
+        if negotiation is None:
+            return False
+        accept_encoding, if_none_match = negotiation
         started = time.perf_counter()
         begin(scope)  # the request id and the clock, as RequestIdMiddleware (which then does nothing)
         limits = self._limits
-        counted = await limits.count(scope_client_address(scope, limits.hops), recipe.route_limit, recipe.names)
-        generations: list[int] | None
-        if counted.generations is not None:
-            generations = [counted.generations[name] for name in recipe.names]
-        elif not recipe.names:  # reference data: a fixed key
-            generations = []
-        else:
-            generations = await self._reads.generations.get(*recipe.names)
-        key = None
-        if generations is not None and counted.allowed:
-            key = entry_key(recipe.prefix, generations, recipe.suffix)
-        entry = None if key is None else await self._reads.cache.peek(key, count=False)
-        if entry is None or key is None:
-            hand_over(scope, counted)
+        counted: Counted | None = None
+        try:
+            counted = await limits.count(scope_client_address(scope, limits.hops), recipe.route_limit, recipe.names)
+            key, entry = await self._lookup(recipe, counted)
+        except Exception:
+            # This layer sits outside Litestar's exception handling: whatever went wrong here is
+            # the full path's to meet again and answer (a problem+json 500 at worst), counted once.
+            logger.warning("hot read of %s failed: the full path answers", recipe.route, exc_info=True)
+            key = entry = None
+        if entry is None or key is None or counted is None:
+            if counted is not None:
+                hand_over(scope, counted)
             return False
         self._reads.cache.count(key, hit=True)
         scope["path_template"] = recipe.route  # the access line's route
@@ -235,6 +264,21 @@ class HotReads:
         headers.extend(limits.allowed_headers(counted.decisions[0]))
         await self._send(recipe.route, status, headers, body, started, send)
         return True
+
+    async def _lookup(self, recipe: Recipe, counted: Counted) -> tuple[str | None, CachedBody | None]:
+        """The cache key the recipe leads to now, and its entry (``None``: refused, generations
+        unknown, or not cached)."""
+        generations: list[int] | None
+        if counted.generations is not None:
+            generations = [counted.generations[name] for name in recipe.names]
+        elif not recipe.names:  # reference data: a fixed key
+            generations = []
+        else:
+            generations = await self._reads.generations.get(*recipe.names)
+        if generations is None or not counted.allowed:
+            return None, None
+        key = entry_key(recipe.prefix, generations, recipe.suffix)
+        return key, await self._reads.cache.peek(key, count=False)
 
     async def _send(
         self, route: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes, started: float, send: Send

@@ -267,7 +267,8 @@ class EdgeLimits:
             hits.append((route_limit, address, self._route_limits[route_limit][0]))
         if names and self._generations is not None:
             decisions, raw = await self.limiter.hit_all_and_read(hits, self._generations.keys(*names))
-            generations = None if raw is None else dict(zip(names, self._generations.values(raw), strict=True))
+            values = None if raw is None else self._generations.values(raw)
+            generations = None if values is None else dict(zip(names, values, strict=True))
             return Counted(decisions, route_limit, generations)
         return Counted(await self.limiter.hit_all(hits), route_limit, None)
 

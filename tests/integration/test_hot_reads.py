@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
+import redis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from infrastructure.settings import Settings
 from rural24.app import create_app
-from rural24.hot_reads import MAX_QUERY_BYTES, HotReads
+from rural24.hot_reads import MAX_PATH_BYTES, MAX_QUERY_BYTES, HotReads
 from rural24.services import Services
 from tests.conftest import PgDatabase, make_settings
 from tests.integration.test_ads import auth, publish, user
@@ -173,9 +174,11 @@ async def test_what_needs_the_full_path_takes_it(
     app = create_app(mode_settings(mode, database, request, FRONTEND_URL=frontend))
     async with AsyncTestClient(app=app) as client:
         owner = await user(client)
+        ad = await publish(client, owner)  # asks for the categories: their recipe
         path, params = "/api/ads/search", {"category": "tractores"}
         await client.get(path, params=params)
-        assert len(hot_reads(client)) == 1
+        recipes = len(hot_reads(client))
+        assert recipes == 2
         before = answered(client)
         bad_token = await client.get(path, params=params, headers={"Authorization": "Bearer nope"})
         assert bad_token.status_code == 401  # a token is checked, never taken for anonymous
@@ -194,8 +197,17 @@ async def test_what_needs_the_full_path_takes_it(
         padded = {"category": "tractores", "pad": "x" * MAX_QUERY_BYTES}  # unknown parameters are ignored
         for _ in range(2):
             assert (await client.get(path, params=padded)).status_code == 200  # never remembered
+        spelled = "/api/ads/urn:uuid:{" + "-" * MAX_PATH_BYTES + ad["id"] + "}"  # an id parses from this too
+        for _ in range(2):
+            long_path = await client.get(spelled)
+            assert long_path.status_code == 200, long_path.text
+            assert long_path.json()["id"] == ad["id"]
+        assert answered(client, DETAIL) == 0  # never remembered
+        probe = await client.get("/api/health", headers={"Origin": frontend})
+        assert probe.status_code == 200
+        assert probe.headers["access-control-allow-origin"] == frontend  # the full path's CORS
         assert answered(client) == before  # none of these was answered before routing
-        assert len(hot_reads(client)) == 1  # and a refused query string teaches nothing
+        assert len(hot_reads(client)) == recipes  # and a refused query string, or a long one, teaches nothing
         anonymous = await client.get(path, params=params)
         assert anonymous.status_code == 200
         assert answered(client) == before + 1
@@ -219,3 +231,55 @@ async def test_liveness_is_answered_alike(pair: tuple[Client, Client]) -> None:
         assert a.raw == b'{"status":"ok"}'
         assert comparable(a) == comparable(b)
     assert answered(hot) == before + 2
+
+
+async def test_an_error_before_the_answer_is_the_full_paths_to_meet(
+    database: PgDatabase, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layer sits outside Litestar's exception handling: a failure in it (injected here into the
+    generations, which both paths read in memory mode) is answered by the full path, as
+    problem+json with the request id, counted once."""
+    async with AsyncTestClient(app=create_app(mode_settings("memory", database, request))) as client:
+        await _fails_over(client, monkeypatch)
+
+
+async def _fails_over(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    services = Services.of(client.app.state)
+    params = {"q": "rastra"}
+    await client.get("/api/ads/search", params=params)  # teaches the recipe
+
+    async def broken(*names: str) -> list[int] | None:
+        raise RuntimeError("generations store broken")
+
+    remaining = int((await client.get("/api/ads/search", params=params)).headers["ratelimit-remaining"])
+    monkeypatch.setattr(services.generations, "get", broken)
+    failed = await client.get("/api/ads/search", params=params)
+    assert failed.status_code == 500
+    assert failed.headers["content-type"] == "application/problem+json"
+    assert failed.headers["x-request-id"]
+    monkeypatch.undo()
+    after = await client.get("/api/ads/search", params=params)
+    assert after.status_code == 200
+    assert int(after.headers["ratelimit-remaining"]) == remaining - 2  # the failed one counted once
+
+
+async def test_a_garbled_generation_bypasses_the_cache(database: PgDatabase, request: pytest.FixtureRequest) -> None:
+    """A generation in Redis that is not a number (written by something else) is unknown: both
+    paths load from the database and store nothing, instead of failing."""
+    app = create_app(mode_settings("redis", database, request))
+    async with AsyncTestClient(app=app) as client:
+        services = Services.of(client.app.state)
+        params = {"q": "arado"}
+        await client.get("/api/ads/search", params=params)
+        # from this thread's own client (the app's belongs to its event loop)
+        garbler = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        try:
+            garbler.set(f"{services.settings.app.name}:gen:search", "not-a-number")
+        finally:
+            garbler.close()
+        before = answered(client, SEARCH)
+        for _ in range(2):
+            response = await client.get("/api/ads/search", params=params)
+            assert response.status_code == 200
+            assert response.headers["x-cache"] == "miss"
+        assert answered(client, SEARCH) == before
