@@ -129,6 +129,16 @@ def _replica_names(urls: Sequence[str]) -> list[str]:
     return names
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The read pools' reset on release: nothing to send.
+
+    asyncpg's default resets every connection it gets back with one more round trip
+    (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``). Reads here are single
+    statements that change no session state: no ``SET``, cursors, ``LISTEN`` or advisory locks
+    (LISTEN and the job queue have connections of their own). asyncpg still rolls back a
+    transaction left open and drops listeners before calling this."""
+
+
 class ReadSide:
     """Routes read queries; satisfies ``domain.shared.ports.ReadConnection``.
 
@@ -201,6 +211,7 @@ class ReadSide:
             timeout=min(self._timeout, 10.0),
             server_settings=None if pooled else READ_SESSION_SETTINGS,
             statement_cache_size=0 if pooled else 100,
+            reset=_keep_session,
         )
         assert pool is not None
         return pool

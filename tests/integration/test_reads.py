@@ -62,3 +62,32 @@ async def test_a_write_position_ahead_of_the_replica_reads_the_primary(database:
 def test_lsn_ordering() -> None:
     assert lsn_to_int("0/16B3748") < lsn_to_int("1/0")
     assert lsn_to_int("16/B374D848") == (0x16 << 32) | 0xB374D848
+
+
+async def test_a_released_read_connection_is_not_reset_with_another_round_trip(database: Any) -> None:
+    """The read pools skip asyncpg's reset query on release (``_keep_session``): the backend's last
+    statement is the read itself, not ``… RESET ALL``. A transaction left open is still rolled back."""
+    from infrastructure.database.urls import asyncpg_dsn
+
+    reads = ReadSide(database.primary_url)
+    await reads.start()
+    observer = await asyncpg.connect(asyncpg_dsn(database.primary_url))
+    try:
+        pid = await reads.fetchval("SELECT pg_backend_pid() /* the read */")
+        last = await observer.fetchrow("SELECT query, state FROM pg_stat_activity WHERE pid = $1", pid)
+        assert last is not None
+        assert last["state"] == "idle"
+        assert last["query"] == "SELECT pg_backend_pid() /* the read */"
+        pool = reads._primary
+        assert pool is not None
+        connection = await pool.acquire()
+        assert await connection.fetchval("SELECT pg_backend_pid()") == pid  # the same session
+        await connection.execute("BEGIN")
+        await pool.release(connection)  # asyncpg logs "Resetting connection with an active transaction"
+        idle_in_transaction = await observer.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state <> 'idle'", pid
+        )
+        assert idle_in_transaction == 0
+    finally:
+        await observer.close()
+        await reads.close()
