@@ -624,7 +624,7 @@ class MixedWorkload:
 
 # -- the write rows ---------------------------------------------------------------------------------
 
-WRITE_USERS = 64
+WRITE_USERS = 16
 WRITE_PASSWORD = "campo-bench-2026"  # noqa: S105  # the throwaway bench users' password
 LOGIN_CONNECTIONS = 4
 """Logins in flight at once in the login row (two per core)."""
