@@ -38,8 +38,10 @@ def test_the_wrk_benchmark_runs_and_reports(tmp_path: Path) -> None:
     rows = {row["name"]: row for row in json.loads(report.read_text())["rows"]}
     expected = {"/api/health", "bare Struct", "hot search, memory", "bare bytes (search)"}
     assert expected | {"login", "publish", "send message"} <= set(rows), rows.keys()
-    for row in rows.values():
-        assert row["rps"] > 0, row
+    for name, row in rows.items():
+        # a login is one argon2 verification (~0.2 s, longer on a loaded machine): a one-second row
+        # may finish none, but none of those it sent may fail
+        assert row["rps"] > 0 or name == "login", row
         assert not any(row["errors"].values()), row  # by kind: socket, timeout, status
     assert rows["/api/health"]["ceiling"] == "bare Struct"
     paced = rows["mixed 1,000/s, memory"]  # Poisson arrivals at an offered rate (bench/wrk/paced.lua)
