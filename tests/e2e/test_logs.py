@@ -58,12 +58,18 @@ def json_lines(process: Process) -> list[dict[str, Any]]:
     return records
 
 
-def wait_for_line(process: Process, wanted: dict[str, Any], timeout: float = 30.0) -> list[dict[str, Any]]:
-    """Poll the process's output (bounded) until a line has every field of ``wanted``."""
+def wait_for_line(
+    process: Process, wanted: dict[str, Any], timeout: float = 30.0, event_prefix: str = ""
+) -> list[dict[str, Any]]:
+    """Poll the process's output (bounded) until a line has every field of ``wanted`` (and an
+    ``event`` starting with ``event_prefix``)."""
     deadline = time.monotonic() + timeout
     while True:
         records = json_lines(process)
-        if any(all(record.get(k) == v for k, v in wanted.items()) for record in records):
+        if any(
+            all(record.get(k) == v for k, v in wanted.items()) and str(record.get("event", "")).startswith(event_prefix)
+            for record in records
+        ):
             return records
         if process.process.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"no line with {wanted}:\n{process.output()[-3000:]}")
@@ -163,6 +169,8 @@ async def test_serve_and_worker_write_json_lines_carrying_the_request_id(
     try:
         lines = wait_for_line(worker, {"logger": "saq", "job": "send_email", "request_id": "reg-1"})
         lines = wait_for_line(worker, {"logger": "rural24.emails", "request_id": "reg-1"})
+        # SAQ writes its "Finished" line after the job returns: stopping before it raced
+        wait_for_line(worker, {"logger": "saq", "job": "send_email"}, event_prefix="Finished")
     finally:
         worker.stop()
     lines = json_lines(worker)  # up to the last line it wrote, shutdown included
