@@ -207,8 +207,10 @@ def build_services(settings: Settings) -> Services:
 
 
 async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """What the hot reads' metrics recorder wraps: it only records, it never calls through."""
-    raise NotImplementedError
+    """What the hot reads' metrics recorder wraps: Litestar's middleware class needs an app, but
+    the hot reads only call its ``record``/``in_progress``, never the middleware itself."""
+    msg = "the hot reads' request metrics recorder is not a middleware in any stack"
+    raise RuntimeError(msg)
 
 
 @contextlib.asynccontextmanager
