@@ -103,6 +103,8 @@ async def _run(args: argparse.Namespace) -> None:
     counts = await live_counts(args.database_url)
     paths = search_paths(counts, "all", args.max_page, args.searches * 4)
     random.Random(args.seed).shuffle(paths)
+    if args.show:  # one search's plan as text, to read
+        paths = [f"?{args.show}"]
     connection = await asyncpg.connect(asyncpg_dsn(args.database_url), server_settings=READ_SESSION_SETTINGS)
     results: dict[str, list[tuple[str, Examined]]] = {"filters": [], "full text": []}
     try:
@@ -111,6 +113,10 @@ async def _run(args: argparse.Namespace) -> None:
             converted = {key: int(value) if key in ("page", "pageSize") else value for key, value in params.items()}
             query = normalise_search(msgspec.convert(converted, SearchAds), tree, PROVINCE_CODES)
             sql, sql_args = build_search_sql(query, tree)
+            if args.show:
+                for line in await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *sql_args):
+                    print(line[0])
+                return
             plan = await connection.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *sql_args)
             offset = 0 if query.cursor else (query.page - 1) * query.page_size
             group = "full text" if query.q else "filters"
@@ -144,6 +150,7 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=300, help="searches to explain (default 300)")
     parser.add_argument("--max-page", type=int, default=10, help="deepest page asked for (default 10)")
     parser.add_argument("--seed", type=int, default=11, help="sampling seed (default 11)")
+    parser.add_argument("--show", metavar="QUERY", help="print the analysed plan of one search (its query string)")
     parser.add_argument("--worst", type=int, default=12, help="worst searches to list (default 12)")
     args = parser.parse_args()
     if args.searches < 1 or args.max_page < 1:

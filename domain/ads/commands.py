@@ -341,14 +341,25 @@ async def report_ad(command: Command[ReportAd], uow: UnitOfWork) -> UUID:
 
 # -- the expiry job's commands ------------------------------------------------------------------
 
+EXPIRE_BATCH = 1000
+"""Ads one expiry statement marks; the job repeats it, in its one transaction, until fewer come back."""
+
 _EXPIRE = text(
-    """
+    f"""
     UPDATE ads
     SET status = 'expired', updated_at = :now, revision = revision + 1
-    WHERE status = 'active' AND deleted_at IS NULL AND expires_at <= :now
+    WHERE id IN (
+        SELECT id FROM ads
+        WHERE status = 'active' AND deleted_at IS NULL AND expires_at <= :now
+        ORDER BY expires_at LIMIT {EXPIRE_BATCH}
+    )
     RETURNING id
     """
 )
+"""In batches, oldest expiry first, with the batch size written into the statement: under a generic
+plan (asyncpg prepares it; PostgreSQL may stop re-planning after five runs) ``expires_at <= $1`` is
+estimated at a third of the table, and at 1 000 000 ads that plan scanned ``ads`` sequentially;
+``ORDER BY expires_at LIMIT 1000`` walks ``ix_ads_active_expires_at`` whatever the time."""
 
 
 class ExpireAds(CamelStruct):
@@ -367,8 +378,12 @@ async def expire_ads(command: Command[ExpireAds], uow: UnitOfWork) -> AdsExpired
     """Idempotent: a second run finds nothing left to expire. Served by ``ix_ads_active_expires_at``.
     Search pages and the expired ads' details move on (search filters on ``expiresAt`` anyway:
     cached pages only held them until then)."""
-    result = await uow.session.execute(_EXPIRE, {"now": uow.now})
-    expired = AdsExpired(ad_ids=[row[0] for row in result.all()])
+    expired = AdsExpired(ad_ids=[])
+    while True:
+        batch = [row[0] for row in (await uow.session.execute(_EXPIRE, {"now": uow.now})).all()]
+        expired.ad_ids.extend(batch)
+        if len(batch) < EXPIRE_BATCH:
+            break
     if expired.ad_ids:
         uow.touch(SEARCH, *(ad_key(ad_id) for ad_id in expired.ad_ids))
     return expired

@@ -32,6 +32,10 @@ MAX_CATEGORY_LENGTH = 120
 MAX_PROVINCE_LENGTH = 32
 WALK_ROWS_PER_ROW = 50
 """Full text in a sort order walks at most this many rows of the order's index per row it needs."""
+RELEVANCE_CANDIDATES = 1000
+"""``sort=relevance`` ranks the first this many matches in the ``recent`` order (featured, then
+newest), not every match: ranking reads each candidate's document, and a frequent word matches
+one ad in six (docs/performance.md). Paging ends after them, as GitHub's search ends at 1 000."""
 MAX_RANK = 1e6
 """``ts_rank`` is a ``real`` well below this; a cursor rank beyond it was not made by us."""
 
@@ -309,7 +313,6 @@ _ORDER = {
     "recent": "a.is_featured DESC, a.created_at DESC, a.id DESC",
     "price_asc": "a.price ASC NULLS LAST, a.id ASC",
     "price_desc": "a.price DESC NULLS LAST, a.id DESC",
-    "relevance": "rank DESC, a.id DESC",
 }
 
 # the same orders over the columns of a union of branches (build_search_sql)
@@ -345,15 +348,12 @@ def build_search_sql(query: SearchAds, categories: CategoryTree) -> tuple[str, l
         return f"${len(args)}"
 
     where = [PUBLIC_AD_SQL]
-    select_rank = ""
     subtree: list[str] = []  # one condition per category of a parent's subtree
     match = ""
     if query.q:
         tsquery = _TSQUERY.replace("$1", arg(query.q))
         match = f"a.search_document @@ {tsquery}"
         where.append(match)
-        if query.sort == "relevance":
-            select_rank = f", ts_rank(a.search_document, {tsquery}) AS rank"
     if query.category:
         ids = categories.covering(query.category) or []
         if len(ids) == 1 or query.q:  # full text: see _full_text_sql
@@ -371,7 +371,7 @@ def build_search_sql(query: SearchAds, categories: CategoryTree) -> tuple[str, l
     if query.condition:
         where.append(f"a.condition = {arg(query.condition)}")
     branches = [[*where, condition] for condition in subtree] or [where]
-    if query.cursor:
+    if query.cursor and query.sort != "relevance":
         values = _decode_cursor(query.cursor, query.sort)
         if query.sort in ("price_asc", "price_desc") and values[0] is not None:
             # the priced rows after the cursor, then the NULL tail: two ranges of the price index
@@ -380,17 +380,19 @@ def build_search_sql(query: SearchAds, categories: CategoryTree) -> tuple[str, l
             after = f"(a.price, a.id) {op} ({arg(price)}, {arg(last_id)})"
             branches = [b for branch in branches for b in ([*branch, after], [*branch, "a.price IS NULL"])]
         else:
-            branches = [[*branch, _keyset(query.sort, values, arg, select_rank)] for branch in branches]
+            branches = [[*branch, _keyset(query.sort, values, arg)] for branch in branches]
     limit = arg(query.page_size + 1)  # one more row tells whether there is a next page
     offset = "" if query.cursor else f" OFFSET {arg((query.page - 1) * query.page_size)}"
-    if len(branches) == 1 and not (match and query.sort != "relevance"):
-        sql = f"{_select(branches[0], select_rank)} ORDER BY {_ORDER[query.sort]} LIMIT {limit}{offset}"
+    if query.sort == "relevance":
+        return _relevance_sql(where, match, query.cursor, arg, limit, offset), args
+    if len(branches) == 1 and not match:
+        sql = f"{_select(branches[0])} ORDER BY {_ORDER[query.sort]} LIMIT {limit}{offset}"
         return sql, args
     # The rows needed (those OFFSET skips, the page and one more) are found first as keys only;
     # the page's columns (thumbnails: a sub-query per row) are read for the page alone.
     needed = arg(query.page_size + 1 + (0 if query.cursor else (query.page - 1) * query.page_size))
     if match and len(branches) == 1:
-        keys = _full_text_keys(query.sort, branches[0], match, arg, needed)
+        keys = _full_text_keys(query.sort, branches[0], match, needed)
     else:
         # Each branch reads one range of an index in the sort's order, for the rows needed at most;
         # the sort above orders branches times that many keys.
@@ -409,9 +411,9 @@ def build_search_sql(query: SearchAds, categories: CategoryTree) -> tuple[str, l
     return sql, args
 
 
-def _select(where: list[str], select_rank: str = "") -> str:
+def _select(where: list[str]) -> str:
     return (
-        f"SELECT {_SUMMARY_COLUMNS}{select_rank} FROM ads a "
+        f"SELECT {_SUMMARY_COLUMNS} FROM ads a "
         "JOIN users u ON u.id = a.owner_id JOIN categories c ON c.id = a.category_id "
         f"WHERE {' AND '.join(where)}"
     )
@@ -425,7 +427,7 @@ def _keys_select(where: list[str]) -> str:
     return f"SELECT {_KEY_COLUMNS} FROM ads a JOIN users u ON u.id = a.owner_id WHERE {' AND '.join(where)}"
 
 
-def _full_text_keys(sort: SortOrder, where: list[str], match: str, arg: Callable[[Any], str], needed: str) -> str:
+def _full_text_keys(sort: SortOrder, where: list[str], match: str, needed: str) -> str:
     """Full text in a sort order: a bounded walk of the order's index, else the GIN index and a sort.
 
     How often a term matches in a given order is what the planner cannot know: it assumes terms
@@ -448,15 +450,40 @@ def _full_text_keys(sort: SortOrder, where: list[str], match: str, arg: Callable
     )
 
 
-def _keyset(sort: SortOrder, values: list[Any], arg: Callable[[Any], str], select_rank: str) -> str:
+def _relevance_sql(
+    where: list[str], match: str, cursor: str | None, arg: Callable[[Any], str], limit: str, offset: str
+) -> str:
+    """``sort=relevance``: the first :data:`RELEVANCE_CANDIDATES` matches in the ``recent`` order,
+    ranked by ``ts_rank``; the cursor is a keyset on (rank, id) among them. Ranking every match read
+    each one's document: at 1M ads ``q=campo`` ranked 455 205 rows for one page.
+
+    The candidates are left to the planner (recency index with the match as a filter, or the GIN
+    index and a top-N sort), not to :func:`_full_text_keys`' bounded walk: for the recency order it
+    estimates a word's frequency well, and a walk that must find 1 000 matches before it gives up
+    read all of a mid-frequency word's matches as well (measured: no gain at 1M)."""
+    candidates = (
+        f"WITH candidates AS ({_keys_select(where)} ORDER BY {_ORDER['recent']} LIMIT {arg(RELEVANCE_CANDIDATES)})"
+    )
+    tsquery = match.removeprefix("a.search_document @@ ")
+    after = ""
+    if cursor:
+        rank, last_id = _decode_cursor(cursor, "relevance")
+        after = f"WHERE (ranked.rank, ranked.id) < ({arg(rank)}::real, {arg(last_id)}) "
+    return (
+        f"{candidates}, ranked AS (SELECT a.id, ts_rank(a.search_document, {tsquery}) AS rank "
+        "FROM candidates k JOIN ads a ON a.id = k.id) "
+        f"SELECT {_SUMMARY_COLUMNS}, k.rank FROM (SELECT * FROM ranked {after}"
+        f"ORDER BY ranked.rank DESC, ranked.id DESC LIMIT {limit}{offset}) k "
+        "JOIN ads a ON a.id = k.id JOIN users u ON u.id = a.owner_id JOIN categories c ON c.id = a.category_id "
+        "ORDER BY k.rank DESC, a.id DESC"
+    )
+
+
+def _keyset(sort: SortOrder, values: list[Any], arg: Callable[[Any], str]) -> str:
     """The rows after the cursor, as one comparison an index in the sort's order starts its scan at."""
     if sort == "recent":
         featured, created_at, last_id = values
         return f"(a.is_featured, a.created_at, a.id) < ({arg(featured)}, {arg(created_at)}, {arg(last_id)})"
-    if sort == "relevance":
-        rank_expression = select_rank.removeprefix(", ").removesuffix(" AS rank")
-        rank, last_id = values
-        return f"({rank_expression}, a.id) < ({arg(rank)}::real, {arg(last_id)})"
     _, last_id = values  # already in the NULL tail ("a convenir", NULLS LAST)
     return f"a.price IS NULL AND a.id {'>' if sort == 'price_asc' else '<'} {arg(last_id)}"
 

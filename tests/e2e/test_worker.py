@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from domain.ads.commands import EXPIRE_BATCH
 from infrastructure.jobs import JOB_DEFAULTS, build_queue
 from infrastructure.settings import load_settings
 from tests.e2e.processes import Process
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.postgres
 
 
 async def _backdated_ad(url: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """An ad past its expiry (still 'active') and one expiring in two days, of one seller."""
+    """An ad past its expiry (still 'active'), ``EXPIRE_BATCH`` more, and one expiring in two days,
+    of one seller."""
     connection = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
         owner = await connection.fetchval(
@@ -32,6 +34,16 @@ async def _backdated_ad(url: str) -> tuple[uuid.UUID, uuid.UUID]:
             "RETURNING id",
             owner,
             category,
+        )
+        # more past their expiry than one batch of the expiry statement holds: the job repeats it
+        await connection.execute(
+            "INSERT INTO ads (id, owner_id, category_id, title, province_code, locality, expires_at, "
+            "created_at, updated_at) SELECT gen_random_uuid(), $1, $2, 'Rastra de discos ' || n, 'cordoba', "
+            "'Río Cuarto', now() - interval '2 days' + n * interval '1 second', now() - interval '40 days', "
+            "now() - interval '40 days' FROM generate_series(1, $3) n",
+            owner,
+            category,
+            EXPIRE_BATCH,
         )
         expiring: uuid.UUID = await connection.fetchval(
             "INSERT INTO ads (id, owner_id, category_id, title, province_code, locality, expires_at, "
@@ -66,10 +78,14 @@ async def test_worker_expires_a_backdated_ad(
         assert worker.stop() == 0 or "Traceback" not in worker.output(), worker.output()[-3000:]
         await queue.disconnect()
 
-    assert expired == 1
+    assert expired == 1 + EXPIRE_BATCH
     connection = await asyncpg.connect(database.primary_url.replace("+asyncpg", ""))
     try:
         assert await connection.fetchval("SELECT status FROM ads WHERE id = $1", ad_id) == "expired"
+        assert await connection.fetchval("SELECT count(*) FROM ads WHERE status = 'expired'") == 1 + EXPIRE_BATCH
+        assert (
+            await connection.fetchval("SELECT count(*) FROM ads WHERE status = 'active' AND expires_at <= now()") == 0
+        )
         assert await connection.fetchval("SELECT status FROM ads WHERE id = $1", expiring_id) == "active"
         warning = await connection.fetchrow(
             "SELECT kind, to_address, subject FROM email_deliveries WHERE dedupe_key LIKE $1",

@@ -11,6 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from domain.ads import queries as ad_queries
 from rural24.services import Services
 
 PASSWORD = "trigo-maiz-2026"
@@ -238,6 +239,33 @@ async def test_search_pages_and_cursors_cover_everything_once(client: Client) ->
     assert len(set(by_page)) == 6
     relevance = await search(client, q="alfalfa", sort="relevance")
     assert set(ids(relevance)) == expected
+
+
+async def test_relevance_ranks_the_newest_matches_only(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sort=relevance`` ranks the first ``RELEVANCE_CANDIDATES`` matches in the recent order: the
+    two oldest ads say the word most often and would lead an unbounded ranking, but are not
+    candidates; among the three newest the most mentions come first, and the cursor ends there."""
+    monkeypatch.setattr(ad_queries, "RELEVANCE_CANDIDATES", 3)
+    seller = await user(client)
+    word = "girasol"
+    mentions = [4, 4, 3, 2, 1]  # oldest first
+    ads = [
+        await publish(client, seller, title=f"Semilla de {word} lote {n}", description=" ".join([word] * count))
+        for n, count in enumerate(mentions)
+    ]
+    newest_three = [ad["id"] for ad in ads[2:]]
+    page = await search(client, q=word, sort="relevance")
+    assert ids(page) == newest_three  # 3, 2 and 1 mentions: relevance, not recency
+    assert page["nextCursor"] is None
+    seen: list[str] = []
+    page = await search(client, q=word, sort="relevance", pageSize=2)
+    seen += ids(page)
+    while page["nextCursor"]:
+        page = await search(client, q=word, sort="relevance", pageSize=2, cursor=page["nextCursor"])
+        seen += ids(page)
+    assert seen == newest_three
+    recent = await search(client, q=word)
+    assert ids(recent) == [ad["id"] for ad in reversed(ads)]  # the other orders still see every match
 
 
 async def test_search_parameters_are_checked(client: Client) -> None:
