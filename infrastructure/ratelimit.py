@@ -25,6 +25,7 @@ Also here: :func:`client_address`, the only place that reads ``X-Forwarded-For``
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
@@ -218,8 +219,10 @@ class RedisRateLimiter:
         warn_every: float = 60.0,
         cooldown: float = 1.0,
         clock: Callable[[], float] = time.time,
+        timeout: float | None = None,
     ) -> None:
         self._script = client.register_script(_HIT_SCRIPT)
+        self._timeout = timeout  # for a client without socket_timeout (RedisConnection.hot_client)
         self._prefix = f"{prefix}:rl:"
         self._warn_every = warn_every
         self._cooldown = cooldown
@@ -249,9 +252,10 @@ class RedisRateLimiter:
         for _, _, limit in hits:
             args += [limit.seconds * 1000, limit.requests]
         try:
-            counted, values = await self._script(
-                keys=[*(self.key(name, key) for name, key, _ in hits), *keys], args=args
-            )
+            async with asyncio.timeout(self._timeout):
+                counted, values = await self._script(
+                    keys=[*(self.key(name, key) for name, key, _ in hits), *keys], args=args
+                )
         except _REDIS_DOWN as exc:
             self._unchecked += 1
             self._skip_until = time.monotonic() + self._cooldown

@@ -133,12 +133,25 @@ async def close_client(client: Redis) -> None:
                 await one.aclose()
 
 
+REDIS_TIMEOUT = 2.0
+"""Seconds a Redis call may take before the service treats Redis as down (connect, send, read)."""
+
+
 class RedisConnection:
-    """Owns the process's client; ``client`` connects lazily, ``close`` at shutdown."""
+    """Owns the process's clients; each connects lazily, ``close`` at shutdown.
+
+    ``client`` is for everything; ``hot_client`` only for the one call a cached read makes per
+    request (the limiter's script), which bounds itself with ``asyncio.timeout(REDIS_TIMEOUT)``.
+    Why two: with ``socket_timeout`` set, redis-py sends every command under ``asyncio.wait_for``,
+    which makes a Task per command; without it a send is a plain write. One timer per call
+    instead was ~10% of a cached search's cost in Redis mode (docs/performance.md), and a
+    Redis that stops answering still costs a request at most ``REDIS_TIMEOUT`` there (tested with
+    a stopped ``redis-server``)."""
 
     def __init__(self, settings: RedisSettings) -> None:
         self._url = settings.url
         self._client: Redis | None = None
+        self._hot_client: Redis | None = None
 
     @property
     def client(self) -> Redis:
@@ -146,12 +159,21 @@ class RedisConnection:
             # Short timeouts: a Redis that stops answering must degrade a request, not hang it.
             self._client = redis_client(
                 self._url,
-                socket_timeout=2.0,
-                socket_connect_timeout=2.0,
+                socket_timeout=REDIS_TIMEOUT,
+                socket_connect_timeout=REDIS_TIMEOUT,
                 health_check_interval=30,
                 retry_on_timeout=False,
             )
         return self._client
+
+    @property
+    def hot_client(self) -> Redis:
+        """No read or write timeout of its own: every caller wraps its call in ``asyncio.timeout``."""
+        if self._hot_client is None:
+            self._hot_client = redis_client(
+                self._url, socket_connect_timeout=REDIS_TIMEOUT, health_check_interval=30, retry_on_timeout=False
+            )
+        return self._hot_client
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())
@@ -165,6 +187,11 @@ class RedisConnection:
         return f"{address[0]}:{address[1]}" if address else None
 
     async def close(self) -> None:
-        if self._client is not None:
-            await close_client(self._client)
-            self._client = None
+        hot, self._hot_client = self._hot_client, None
+        try:
+            if self._client is not None:
+                await close_client(self._client)
+                self._client = None
+        finally:
+            if hot is not None:
+                await close_client(hot)

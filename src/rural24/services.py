@@ -38,7 +38,7 @@ from infrastructure.media import MediaStorage, build_media_storage
 from infrastructure.metrics import count_cache_lookup
 from infrastructure.pubsub import ResilientRedisPubSubBackend, build_channels
 from infrastructure.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from infrastructure.redis import RedisConnection
+from infrastructure.redis import REDIS_TIMEOUT, RedisConnection
 from infrastructure.sessions import (
     DenyListSessions,
     Marks,
@@ -140,7 +140,8 @@ def build_services(settings: Settings) -> Services:
         local_entries = LocalEntries()
         generations = RedisGenerations(redis.client, prefix)
         idempotency = RedisIdempotencyStore(redis.client, f"{prefix}:idempotency")
-        limiter = RedisRateLimiter(redis.client, prefix)
+        # the one Redis call of a cached read: a client without socket_timeout, bounded per call
+        limiter = RedisRateLimiter(redis.hot_client, prefix, timeout=REDIS_TIMEOUT)
         channels_backend = ResilientRedisPubSubBackend(settings.redis.url)
         marks = RedisMarks(redis.client, f"{prefix}:sessions")
     if settings.session.strategy == "redis":
