@@ -130,7 +130,7 @@ export interface paths {
         };
         /**
          * Search ads
-         * @description Only active, unexpired, non-suspended ads of non-blocked sellers. `q` is Spanish full text, accent- and plural-insensitive. `category` is a slug or id and includes sub-categories. `minPrice`/`maxPrice` need `currency`. `sort`: `recent` (featured first, then newest), `price_asc`, `price_desc`, `relevance` (needs `q`). Page with `page` or with `cursor` (`nextCursor` of the previous page; keyset, stable while ads are added). `cached` tells whether the page came from the cache; a publish, edit or removal shows in the next search at the origin. `If-None-Match` → 304. Limited per client address (`RATE_LIMIT_SEARCH`): 429 with `Retry-After` beyond.
+         * @description Only active, unexpired, non-suspended ads of non-blocked sellers. `q` is Spanish full text, accent- and plural-insensitive. `category` is a slug or id and includes sub-categories. `minPrice`/`maxPrice` need `currency`. `sort`: `recent` (featured first, then newest), `price_asc`, `price_desc`, `relevance` (needs `q`; ranks the first 1 000 matches in the `recent` order, so its pages end there). Page with `page` or with `cursor` (`nextCursor` of the previous page; keyset, stable while ads are added). `cached` tells whether the page came from the cache; a publish, edit or removal shows in the next search at the origin. `If-None-Match` → 304. Limited per client address (`RATE_LIMIT_SEARCH`): 429 with `Retry-After` beyond.
          */
         get: operations["searchAds"];
         put?: never;
