@@ -39,6 +39,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from infrastructure.redis import PackedScript
 from infrastructure.settings import RateLimit
 
 __all__ = (
@@ -221,7 +222,7 @@ class RedisRateLimiter:
         clock: Callable[[], float] = time.time,
         timeout: float | None = None,
     ) -> None:
-        self._script = client.register_script(_HIT_SCRIPT)
+        self._script = PackedScript(client, _HIT_SCRIPT)
         self._timeout = timeout  # for a client without socket_timeout (RedisConnection.hot_client)
         self._prefix = f"{prefix}:rl:"
         self._warn_every = warn_every

@@ -22,12 +22,15 @@ the data set (caches, counters, sessions) fits one server by orders of magnitude
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
     from infrastructure.settings import RedisSettings
@@ -120,6 +123,48 @@ def redis_client(url: str, **options: Any) -> Redis:
 
 
 _SENTINELS: dict[int, Sentinel] = {}
+
+
+class PackedScript:
+    """``EVALSHA`` of one Lua script whose calls repeat, each distinct call packed once.
+
+    Our own where redis-py falls short on the hot path: its ``Script`` goes through
+    ``execute_command``, which packs the command anew on every call (``pack_command`` encodes each
+    argument), runs it inside its retry wrapper and looks up a response callback. The limiter
+    sends the same few commands again and again (one per client address and route), so this keeps
+    the packed bytes of the last ``max_packed`` distinct calls. A call takes a connection from
+    the client's pool (Sentinel's pool too: after a failover it connects to the new master), sends
+    the bytes and reads the one reply, loading the script first if the server answers
+    ``NOSCRIPT``. There are no retries: a failure is the caller's (the limiter fails open), and a
+    connection that fails or is cancelled mid-reply is dropped by redis-py, never reused."""
+
+    def __init__(self, client: Redis, script: str, max_packed: int = 4096) -> None:
+        self._client = client
+        self._script = script
+        self._sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()  # what EVALSHA names
+        self._packed: dict[tuple[tuple[str, ...], tuple[int | str, ...]], list[bytes]] = {}
+        self._max_packed = max_packed
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[int | str]) -> Any:
+        call = (tuple(keys), tuple(args))
+        pool = self._client.connection_pool
+        connection = await pool.get_connection("EVALSHA")  # type: ignore[no-untyped-call]
+        try:
+            packed = self._packed.get(call)
+            if packed is None:
+                if len(self._packed) >= self._max_packed:
+                    self._packed.clear()  # many distinct callers: start over rather than grow
+                packed = self._packed[call] = connection.pack_command("EVALSHA", self._sha, len(keys), *keys, *args)
+            await connection.send_packed_command(packed)
+            try:
+                return await connection.read_response()
+            except NoScriptError:  # a new or flushed server: load the script, then once more
+                await connection.send_command("SCRIPT", "LOAD", self._script)
+                await connection.read_response()
+                await connection.send_packed_command(packed)
+                return await connection.read_response()
+        finally:
+            await pool.release(connection)
 
 
 async def close_client(client: Redis) -> None:

@@ -26,7 +26,8 @@ from rural24.contexts import provide
 from rural24.plugin import InfrastructurePlugin
 from rural24.ratelimit import Limits
 from rural24.services import build_services
-from tests.conftest import PgDatabase, make_settings
+from tests.conftest import PgDatabase, make_settings, service_unavailable
+from tests.harness.redis import RedisServer, RedisUnavailable
 
 OpenClient = Callable[..., AbstractAsyncContextManager[AsyncTestClient[Litestar]]]
 
@@ -270,6 +271,33 @@ async def test_redis_limiter_is_exact_under_concurrency(redis_client: Redis) -> 
     assert int(await redis_client.get(key) or 0) == 100
     ttl = await redis_client.pttl(key)
     assert 50_000 < ttl <= 60_000
+
+
+async def test_redis_limiter_loads_its_script_again_and_repacks_beyond_its_bound() -> None:
+    """The limiter sends pre-packed ``EVALSHA`` commands (``PackedScript``): a server that lost its
+    scripts (``SCRIPT FLUSH``, a restart, a failover) gets the script again, and more distinct
+    callers than the packed bound start the bound over: every count stays exact. A private
+    redis-server: flushing the shared one's scripts would touch other tests."""
+    try:
+        server = RedisServer()
+    except RedisUnavailable as exc:
+        service_unavailable(str(exc))
+    server.start()
+    client = Redis.from_url(server.url)
+    try:
+        limiter = RedisRateLimiter(client, "packed")
+        limiter._script._max_packed = 3  # a small bound to cross
+        limit = RateLimit(100, "minute")
+        for round_ in range(1, 4):
+            await client.script_flush()
+            for address in ("a", "b", "c", "d", "e"):  # five callers: the bound of three is crossed
+                decision = await limiter.hit("api", address, limit)
+                assert decision.remaining == 100 - round_, (round_, address)
+        assert len(limiter._script._packed) <= 3
+        assert [int(await client.get(f"packed:rl:api:{a}") or 0) for a in "abcde"] == [3] * 5
+    finally:
+        await client.aclose()
+        server.stop()
 
 
 async def test_redis_limiter_keeps_the_window_and_heals_a_lost_expiry(redis_client: Redis) -> None:
